@@ -1,0 +1,40 @@
+"""The ``asem`` command line. Each subcommand lives in its own module with ``add_parser``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Subcommand modules (asem_bayes.cli.<name>), each defining ``add_parser(subparsers)`` that
+# registers the parser and sets ``func`` to a callable taking the parsed args.
+SUBCOMMANDS: tuple[str, ...] = ("variants", "simulate", "fit", "sbc", "recover", "compare")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="asem", description="Bayesian modelling of the Attachment Security Enhancement Model")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in SUBCOMMANDS:
+        try:
+            mod = importlib.import_module(f"asem_bayes.cli.{name}_cmd")
+        except ModuleNotFoundError as err:
+            if err.name != f"asem_bayes.cli.{name}_cmd":
+                raise
+            continue
+        mod.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``asem`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, KeyError, FileNotFoundError) as err:
+        print(f"asem {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

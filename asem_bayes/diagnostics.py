@@ -1,0 +1,122 @@
+"""Diagnostics reported with every fit: divergences, R-hat, ESS, BFMI, in numbers and words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from asem_bayes.registry import get_variant
+
+__all__ = ["Diagnostics", "diagnose", "summary_table", "report"]
+
+RHAT_MAX = 1.01
+ESS_MIN = 400  # bulk and tail, all chains together (Vehtari et al. 2021)
+BFMI_MIN = 0.3
+
+
+@dataclass
+class Diagnostics:
+    """Sampler health of one fit."""
+
+    divergences: int
+    n_draws: int
+    max_rhat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    min_bfmi: float
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.warnings
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "divergences": self.divergences,
+            "n_draws": self.n_draws,
+            "max_rhat": self.max_rhat,
+            "min_ess_bulk": self.min_ess_bulk,
+            "min_ess_tail": self.min_ess_tail,
+            "min_bfmi": self.min_bfmi,
+            "warnings": list(self.warnings),
+        }
+
+
+def _population_names(fit: xr.DataTree) -> list[str]:
+    v = get_variant(fit.attrs.get("asem_variant", "asem"))
+    return [n for n in v.param_names if n in fit.posterior]
+
+
+def diagnose(fit: xr.DataTree, var_names: list[str] | None = None) -> Diagnostics:
+    """Divergences, worst R-hat and ESS over ``var_names`` (default: population and person
+    parameters) and the lowest chain BFMI, with warnings in words."""
+    post = fit.posterior
+    if var_names is None:
+        v = get_variant(fit.attrs.get("asem_variant", "asem"))
+        var_names = [n for n in v.param_names + v.person_param_names if n in post]
+    ds = post.to_dataset()[var_names]
+    rhat = az.rhat(ds)
+    ess_b = az.ess(ds, method="bulk")
+    ess_t = az.ess(ds, method="tail")
+
+    def _min(x: xr.Dataset) -> float:
+        return float(min(np.nanmin(v.values) for v in x.data_vars.values()))
+
+    max_rhat = float(max(np.nanmax(v.values) for v in rhat.data_vars.values()))
+    min_eb, min_et = _min(ess_b), _min(ess_t)
+    ss = fit.sample_stats
+    div = int(ss["diverging"].sum()) if "diverging" in ss else 0
+    n = int(post.sizes["chain"] * post.sizes["draw"])
+    try:
+        bfmi = float(np.min(np.asarray(az.bfmi(fit).to_array() if hasattr(az.bfmi(fit), "to_array") else az.bfmi(fit))))
+    except Exception:  # noqa: BLE001 - some samplers store no energy
+        bfmi = float("nan")
+    warn = []
+    if div:
+        warn.append(f"{div} divergent transition(s) of {n}: the posterior geometry is hard; raise target_accept or reparameterise")
+    if max_rhat > RHAT_MAX:
+        warn.append(f"max R-hat {max_rhat:.3f} > {RHAT_MAX}: chains disagree, run longer or check the model")
+    if min(min_eb, min_et) < ESS_MIN:
+        warn.append(f"min ESS (bulk {min_eb:.0f}, tail {min_et:.0f}) < {ESS_MIN}: intervals are noisy, draw more")
+    if np.isfinite(bfmi) and bfmi < BFMI_MIN:
+        warn.append(f"min BFMI {bfmi:.2f} < {BFMI_MIN}: energy transitions are poor, the sampler explores the tails badly")
+    return Diagnostics(div, n, max_rhat, min_eb, min_et, bfmi, warn)
+
+
+def summary_table(fit: xr.DataTree, truth: dict[str, Any] | None = None, ci_prob: float = 0.9) -> pd.DataFrame:
+    """Population parameters: mean, sd, equal-tailed interval, R-hat and ESS (and the truth,
+    whether the interval covers it, when ``truth`` is given)."""
+    names = _population_names(fit)
+    tab = az.summary(fit, var_names=names, ci_prob=ci_prob, ci_kind="eti", round_to="none")
+    if truth is not None:
+        cols = [c for c in tab.columns if c.startswith("eti")]
+        lo_col, hi_col = cols[0], cols[1]
+        tab.insert(0, "truth", [float(truth[n]) if n in truth else np.nan for n in tab.index])
+        tab["covered"] = (tab["truth"] >= tab[lo_col]) & (tab["truth"] <= tab[hi_col])
+    return tab
+
+
+def report(fit: xr.DataTree, truth: dict[str, Any] | None = None, ci_prob: float = 0.9) -> str:
+    """A printable summary: population estimates with intervals and the diagnostics in words."""
+    tab = summary_table(fit, truth, ci_prob)
+    d = diagnose(fit)
+    lines = [
+        f"ASEM variant {fit.attrs.get('asem_variant')!r} ({fit.attrs.get('asem_mode')} mode), "
+        f"sampler {fit.attrs.get('sampler')}, {d.n_draws} draws",
+        tab.to_string(float_format=lambda x: f"{x:.3f}"),
+        "",
+        f"divergences: {d.divergences}   max R-hat: {d.max_rhat:.3f}   min ESS bulk/tail: "
+        f"{d.min_ess_bulk:.0f}/{d.min_ess_tail:.0f}   min BFMI: {d.min_bfmi:.2f}",
+    ]
+    if truth is not None and "covered" in tab:
+        lines.append(f"{int(tab['covered'].sum())} of {len(tab)} population parameters covered by their {ci_prob:.0%} interval")
+    lines += [f"WARNING: {w}" for w in d.warnings] or ["diagnostics: all fine"]
+    notes = fit.attrs.get("notes")
+    if notes:
+        lines.append(f"notes: {notes}")
+    return "\n".join(lines)

@@ -1,0 +1,132 @@
+"""The ASEM process model, written once and generic over the array module.
+
+Every function takes the array module ``xp`` first: :mod:`numpy` in the simulator,
+:mod:`pytensor.tensor` in the PyMC model, :mod:`jax.numpy` on an accelerator. Arrays carry the
+person role as their *last* axis (size 2), so the partner's value is ``x[..., ::-1]`` and any
+leading axes (posterior draws, days, dyads) broadcast. Population parameters may be scalars or
+arrays that broadcast against the states.
+
+Timing within a day ``t`` (see ``docs/model.md``): ratings and event probabilities use the
+states at the *start* of day ``t``; day ``t``'s events then move the states to the start of
+day ``t + 1``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+# States are kept at most this far inside (-1, 1). The bounded delta rule cannot leave [-1, 1]
+# mathematically, but with very fast learning float64 rounds 1 - 1e-17 to 1; the clamp only binds
+# there and keeps logs/atanh of states finite.
+STATE_BOUND = 1.0 - 1e-9
+
+
+class Events(NamedTuple):
+    """One day's events, each broadcastable to ``(..., 2)`` (received by the person).
+
+    ``threat`` and ``dependence`` are shared by the dyad; pass them with a trailing axis of
+    size 1 or already repeated for both partners.
+    """
+
+    threat: Any
+    safe: Any
+    soft: Any
+    confidence: Any
+    dependence: Any
+
+
+def partner(x: Any) -> Any:
+    """The partner's value of a ``(..., 2)`` array."""
+    return x[..., ::-1]
+
+
+def gain(xp: Any, log_rate: Any, evidence: Any) -> Any:
+    """``1 - exp(-eta * evidence)`` with ``eta = exp(log_rate)``: the share of the gap closed."""
+    return -xp.expm1(-xp.exp(log_rate) * evidence)
+
+
+def delta(xp: Any, x: Any, g_pos: Any, g_neg: Any) -> Any:
+    """Bounded delta rule: move ``x`` toward +1 by ``g_pos`` and toward -1 by ``g_neg``.
+
+    For gains in [0, 1) the result stays in (-1, 1) whenever ``x`` does.
+    """
+    return x + g_pos * (1.0 - x) - g_neg * (1.0 + x)
+
+
+def raw_step(xp: Any, variant: Any, s: Any, o: Any, ev: Events, p: Mapping[str, Any]) -> tuple[Any, Any]:
+    """One day's update before the floating-point clamp (used by the property tests)."""
+    if not variant.changes:
+        return s, o
+    pos_s, neg_s, pos_o, neg_o = variant.evidence(xp, ev, p)
+    lps, lns, lpo, lno = variant.log_rates(xp, s, o, p)
+    s_new = delta(xp, s, gain(xp, lps, pos_s), gain(xp, lns, neg_s))
+    o_new = delta(xp, o, gain(xp, lpo, pos_o), gain(xp, lno, neg_o))
+    return s_new, o_new
+
+
+def step(xp: Any, variant: Any, s: Any, o: Any, ev: Events, p: Mapping[str, Any]) -> tuple[Any, Any]:
+    """Working models of self ``s`` and others ``o`` at the start of the next day."""
+    if not variant.changes:
+        return s, o
+    s_new, o_new = raw_step(xp, variant, s, o, ev, p)
+    return xp.clip(s_new, -STATE_BOUND, STATE_BOUND), xp.clip(o_new, -STATE_BOUND, STATE_BOUND)
+
+
+def fatigue_step(xp: Any, f: Any, safe: Any, soft: Any, zeta: Any) -> Any:
+    """Partner fatigue of each person *as a giver*: ``F[t+1] = (1 - zeta) F[t] + given[t]``.
+
+    ``safe`` and ``soft`` are received, so what a person gave is what their partner received.
+    """
+    return (1.0 - zeta) * f + partner(safe) + partner(soft)
+
+
+def _logistic(xp: Any, x: Any) -> Any:
+    return 1.0 / (1.0 + xp.exp(-x))
+
+
+class EventProbs(NamedTuple):
+    """Event probabilities of MODEL.md section 5, shapes ``(...)`` for dyad events and
+    ``(..., 2)`` for events received by a person (safe/soft are conditional on a threat)."""
+
+    threat: Any
+    safe: Any
+    soft: Any
+    confidence: Any
+    dependence: Any
+
+
+def event_logits(xp: Any, s: Any, o: Any, f: Any, p: Mapping[str, Any], fatigue: bool) -> EventProbs:
+    """Logits of the event model; ``f`` is each person's fatigue as a giver (ignored if not ``fatigue``)."""
+    insecurity = -(s + o) / 2.0
+    sj, oj = partner(s), partner(o)
+    load = p["phi"] * partner(f) if fatigue else 0.0
+    return EventProbs(
+        threat=p["a0"] + p["a1"] * (insecurity[..., 0] + insecurity[..., 1]),
+        safe=p["b0"] + p["b1"] * sj + p["b2"] * oj - load,
+        soft=p["c0"] + p["c1"] * sj + p["c2"] * oj - load,
+        confidence=p["x0"] + p["x1"] * oj + p["x2"] * sj,
+        dependence=p["y0"] + p["y1"] * (o[..., 0] + o[..., 1]),
+    )
+
+
+def event_probs(xp: Any, s: Any, o: Any, f: Any, p: Mapping[str, Any], fatigue: bool) -> EventProbs:
+    """Event probabilities (logistic of :func:`event_logits`)."""
+    return EventProbs(*(_logistic(xp, x) for x in event_logits(xp, s, o, f, p, fatigue)))
+
+
+def rating_means(xp: Any, s: Any, o: Any, ev: Events, p: Mapping[str, Any]) -> tuple[Any, Any]:
+    """Expected daily state anxiety and state avoidance (MODEL.md section 4)."""
+    anxiety = p["c_A"] - p["k_A"] * s + ev.threat * (p["tau_A"] - p["b_safe"] * ev.safe)
+    avoidance = (
+        p["c_V"]
+        - p["k_V"] * o
+        + ev.threat * (p["tau_V"] - p["b_soft"] * ev.soft)
+        + p["b_backfire"] * ev.safe * xp.maximum(0.0, -o)
+    )
+    return anxiety, avoidance
+
+
+def trait_means(xp: Any, s: Any, o: Any, p: Mapping[str, Any]) -> tuple[Any, Any]:
+    """Expected trait anxiety and avoidance questionnaire scores."""
+    return p["m_A"] - p["l_A"] * s, p["m_V"] - p["l_V"] * o

@@ -1,0 +1,220 @@
+"""Turn a study Dataset into the arrays a model consumes, with clear errors for bad data.
+
+The arrays are what :class:`asem_bayes.model.CompiledModel` swaps in when it refits a new
+dataset of the same design, so everything that varies between datasets lives here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from asem_bayes import dims as D
+from asem_bayes.simulate import wave_positions
+
+__all__ = ["DataError", "ModelInputs", "prepare_inputs", "MISSING_EVENT_POLICIES"]
+
+MISSING_EVENT_POLICIES = ("error", "absent", "person_rate")
+
+
+class DataError(ValueError):
+    """The data do not fit the model (missing variables, wrong dims, bad values)."""
+
+
+@dataclass
+class ModelInputs:
+    """Arrays for one dataset.
+
+    ``events`` are time-major ``(day, dyad, person)`` arrays that drive the dynamics.
+    ``obs`` maps each observed quantity to ``(flat_index, values)``: indices into the
+    ``(dyad, person, day)`` grid flattened in C order (traits index their wave day).
+    """
+
+    n_dyads: int
+    n_days: int
+    likert: int
+    events: dict[str, np.ndarray]
+    obs: dict[str, tuple[np.ndarray, np.ndarray]]
+    present_events: tuple[str, ...]
+    present_ratings: tuple[str, ...]
+    coords: dict[str, np.ndarray]
+    wave_pos: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def design_key(self) -> tuple[Any, ...]:
+        """What must match for a compiled model to refit this dataset."""
+        return (self.n_dyads, self.n_days, self.likert, self.present_events, self.present_ratings)
+
+    def data_arrays(self) -> dict[str, np.ndarray]:
+        """Every array by the name of its ``pm.Data`` container."""
+        out = {f"ev_{k}": v for k, v in self.events.items()}
+        for k, (idx, y) in self.obs.items():
+            out[f"idx_{k}"] = idx
+            out[f"y_{k}"] = y
+        return out
+
+
+def _where(mask: np.ndarray, dims: tuple[str, ...], ds: xr.Dataset) -> str:
+    pos = np.argwhere(mask)[0]
+    return ", ".join(f"{d}={ds[d].values[i]!r}" for d, i in zip(dims, pos, strict=True))
+
+
+def _check_var(ds: xr.Dataset, name: str, expected: tuple[str, ...]) -> xr.DataArray:
+    x = ds[name]
+    if set(x.dims) != set(expected):
+        raise DataError(f"variable {name!r} has dims {x.dims}; expected {expected}")
+    x = x.transpose(*expected)
+    try:
+        x = x.astype(float)
+    except (TypeError, ValueError) as err:
+        raise DataError(f"variable {name!r} is not numeric: {err}") from None
+    if np.isinf(x.values).any():
+        raise DataError(f"variable {name!r} has an infinite value at {_where(np.isinf(x.values), expected, ds)}")
+    return x
+
+
+def prepare_inputs(
+    data: xr.Dataset,
+    *,
+    joint: bool = False,
+    missing_events: str = "error",
+) -> ModelInputs:
+    """Validate a study and build the model's arrays.
+
+    Parameters
+    ----------
+    data : xarray.Dataset
+        A study with dims ``dyad``, ``person`` (size 2), ``day`` and optionally ``wave``.
+    joint : bool
+        Whether the events will be scored too (they must then be binary).
+    missing_events : {"error", "absent", "person_rate"}
+        Missing event reports (e.g. on missed days): raise (default), treat the event as not
+        having happened, or use the person's observed rate of that event as an intensity.
+
+    Raises
+    ------
+    DataError
+        Naming the variable, and the dyad/person/day at fault.
+    """
+    if not isinstance(data, xr.Dataset):
+        raise DataError(f"expected an xarray.Dataset study, got {type(data).__name__}; see asem_bayes.from_long")
+    if missing_events not in MISSING_EVENT_POLICIES:
+        raise DataError(f"missing_events must be one of {MISSING_EVENT_POLICIES}, got {missing_events!r}")
+    for d in (D.DYAD, D.PERSON, D.DAY):
+        if d not in data.dims:
+            raise DataError(f"study lacks the dim {d!r} (dims: {tuple(data.dims)})")
+    if data.sizes[D.PERSON] != 2:
+        raise DataError(f"dim 'person' must have size 2 (both partners), got {data.sizes[D.PERSON]}")
+    n_dyads, n_days = data.sizes[D.DYAD], data.sizes[D.DAY]
+    if n_days < 2:
+        raise DataError(f"need at least 2 diary days, got {n_days}")
+    likert = int(data.attrs.get("likert", 0) or 0)
+
+    present_events = tuple(e for e in D.EVENTS if e in data)
+    if "threat" not in present_events:
+        raise DataError("study has no 'threat' variable: the insecurity-triggering situations are required")
+    notes: list[str] = []
+    events: dict[str, np.ndarray] = {}
+    for name in D.EVENTS:
+        if name not in data:
+            notes.append(f"no {name!r} events in the data: the model treats them as never happening")
+            events[name] = np.zeros((n_days, n_dyads, 2))
+            continue
+        expected = D.DYAD_DAY_DIMS if D.PERSON not in data[name].dims else D.PERSON_DAY_DIMS
+        if name in D.PERSON_EVENTS:
+            expected = D.PERSON_DAY_DIMS
+        x = _check_var(data, name, expected).values
+        if x.ndim == 2:
+            x = np.repeat(x[:, None, :], 2, axis=1)
+        finite = x[~np.isnan(x)]
+        if finite.size and (finite.min() < 0 or finite.max() > 1):
+            bad = ~np.isnan(x) & ((x < 0) | (x > 1))
+            raise DataError(f"event {name!r} must lie in [0, 1]; found {x[bad][0]!r} at {_where(bad, D.PERSON_DAY_DIMS, data)}")
+        if joint and finite.size and not np.isin(finite, (0.0, 1.0)).all():
+            bad = ~np.isnan(x) & ~np.isin(x, (0.0, 1.0))
+            raise DataError(f"joint mode scores events as 0/1; {name!r} has {x[bad][0]!r} at {_where(bad, D.PERSON_DAY_DIMS, data)}")
+        nan = np.isnan(x)
+        if nan.any():
+            if missing_events == "error":
+                raise DataError(
+                    f"event {name!r} is missing on {int(nan.sum())} person-day(s), first at "
+                    f"{_where(nan, D.PERSON_DAY_DIMS, data)}; choose missing_events='absent' or 'person_rate'"
+                )
+            if missing_events == "absent":
+                fill = np.zeros_like(x)
+            else:
+                with np.errstate(invalid="ignore"):
+                    rate = np.nanmean(x, axis=-1, keepdims=True)
+                fill = np.broadcast_to(np.nan_to_num(rate, nan=0.0), x.shape)
+            notes.append(f"{int(nan.sum())} missing {name!r} report(s) filled by policy {missing_events!r}")
+            x = np.where(nan, fill, x)
+        events[name] = np.ascontiguousarray(x.transpose(2, 0, 1))
+
+    obs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    present_ratings = []
+    for name in D.DAILY_RATINGS:
+        if name not in data:
+            notes.append(f"no {name!r} ratings in the data")
+            continue
+        y = _check_var(data, name, D.PERSON_DAY_DIMS).values.reshape(-1)
+        keep = np.flatnonzero(~np.isnan(y))
+        if likert:
+            vals = y[keep]
+            bad = (vals < 1) | (vals > likert) | (vals != np.round(vals))
+            if bad.any():
+                flat = np.zeros(y.shape, bool)
+                flat[keep[bad]] = True
+                raise DataError(
+                    f"{name!r} must be an integer 1..{likert} on this Likert scale; found {vals[bad][0]!r} at "
+                    f"{_where(flat.reshape(n_dyads, 2, n_days), D.PERSON_DAY_DIMS, data)}"
+                )
+        obs[name] = (keep.astype(np.int64), y[keep])
+        present_ratings.append(name)
+
+    wave_pos = wave_positions(data)
+    if (wave_pos < 0).any():
+        raise DataError(f"wave_day values {data['wave_day'].values[wave_pos < 0]} are not days of the study")
+    for name in D.TRAITS:
+        if name not in data:
+            continue
+        if D.WAVE not in data.dims:
+            raise DataError(f"{name!r} needs the dim 'wave' and the coord 'wave_day'")
+        y = _check_var(data, name, D.PERSON_WAVE_DIMS).values
+        flat = (np.arange(n_dyads)[:, None, None] * 2 + np.arange(2)[None, :, None]) * n_days + wave_pos[None, None, :]
+        keep = ~np.isnan(y)
+        obs[name] = (flat[keep].astype(np.int64), y[keep])
+        present_ratings.append(name)
+    if not obs:
+        raise DataError("study has no ratings (state_anxiety, state_avoidance, trait_anxiety, trait_avoidance)")
+
+    if joint:
+        ev_pd = {k: v.transpose(1, 2, 0) for k, v in events.items()}  # (dyad, person, day)
+        for name in present_events:
+            raw = data[name]
+            if D.PERSON not in raw.dims:
+                raw = raw.expand_dims({D.PERSON: 2}, axis=1)
+            observed = ~np.isnan(raw.transpose(D.DYAD, D.PERSON, D.DAY).values)
+            if name in ("safe", "soft"):
+                observed &= ev_pd["threat"] > 0.5  # buffering is scored only on threat days
+            if name in D.DYAD_EVENTS:
+                observed[:, 1, :] = False  # a shared event is scored once per dyad-day
+            flat = np.flatnonzero(observed.reshape(-1))
+            obs[f"event_{name}"] = (flat.astype(np.int64), ev_pd[name].reshape(-1)[flat])
+
+    coords = {D.DYAD: data[D.DYAD].values, D.PERSON: data[D.PERSON].values, D.DAY: data[D.DAY].values}
+    return ModelInputs(
+        n_dyads=n_dyads,
+        n_days=n_days,
+        likert=likert,
+        events=events,
+        obs=obs,
+        present_events=present_events,
+        present_ratings=tuple(present_ratings),
+        coords=coords,
+        wave_pos=wave_pos,
+        notes=notes,
+    )

@@ -1,0 +1,560 @@
+"""PyMC models of the ASEM variants, compiled once and refitted on many datasets.
+
+The one-day update is :func:`asem_bayes.dynamics.step`, the same function the simulator runs,
+here with ``xp = pytensor.tensor`` inside a single ``scan`` over days vectorised over persons.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import pytensor
+import pytensor.tensor as pt
+import xarray as xr
+
+from asem_bayes import dims as D
+from asem_bayes import dynamics
+from asem_bayes.inputs import DataError, ModelInputs, prepare_inputs
+from asem_bayes.registry import get_variant
+from asem_bayes.schema import Variant
+
+__all__ = ["build_model", "CompiledModel", "fit", "SAMPLERS", "MODES", "LOO_UNITS", "default_mode"]
+
+SAMPLERS = ("nutpie", "pymc", "numpyro", "blackjax")
+MODES = ("conditional", "joint")
+LOO_UNITS = ("person-day", "person-week", "person", "dyad")
+
+
+def default_mode(variant: Variant) -> str:
+    """``joint`` for variants whose distinctive part lives in the event model, else ``conditional``."""
+    return "joint" if variant.fatigue else "conditional"
+
+
+def _check_mode(variant: Variant, mode: str | None) -> str:
+    mode = mode or default_mode(variant)
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if variant.fatigue and mode != "joint":
+        raise ValueError(
+            f"variant {variant.name!r} differs from 'asem' only in the event model (partner fatigue); "
+            "conditioning on the events leaves fatigue unidentified: use mode='joint'"
+        )
+    return mode
+
+
+def _cutpoints(likert: int) -> np.ndarray:
+    return np.arange(1, likert) + 0.5
+
+
+def build_model(
+    data: xr.Dataset | ModelInputs,
+    variant: str | Variant = "asem",
+    *,
+    mode: str | None = None,
+    missing_events: str = "error",
+    trajectories: bool = True,
+) -> pm.Model:
+    """Build the PyMC model of a variant for a study.
+
+    Parameters
+    ----------
+    data : xarray.Dataset or ModelInputs
+        The study (see :func:`asem_bayes.simulate` for the layout).
+    variant : str or Variant
+        Registered variant name.
+    mode : {"conditional", "joint"} or None
+        Condition on the observed events (fast) or also score them with the event model of
+        MODEL.md section 5. Default: the variant's :func:`default_mode`.
+    missing_events : str
+        Policy for missing event reports (see :func:`asem_bayes.inputs.prepare_inputs`).
+    trajectories : bool
+        Keep the latent working-model trajectories as deterministics ``self_model`` and
+        ``others_model`` (dims dyad, person, day).
+
+    Returns
+    -------
+    pymc.Model
+        With ``pm.Data`` containers ``ev_*``, ``idx_*`` and ``y_*`` that
+        :class:`CompiledModel` swaps between datasets.
+    """
+    v = get_variant(variant)
+    mode = _check_mode(v, mode)
+    inp = data if isinstance(data, ModelInputs) else prepare_inputs(data, joint=mode == "joint", missing_events=missing_events)
+    T = inp.n_days
+    coords = {k: np.asarray(c) for k, c in inp.coords.items()}
+    with pm.Model(coords=coords) as model:
+        model.asem_variant = v.name  # type: ignore[attr-defined]
+        model.asem_mode = mode  # type: ignore[attr-defined]
+        ev = {k: pm.Data(f"ev_{k}", x) for k, x in inp.events.items()}
+        p: dict[str, Any] = {}
+        for prm in v.params:
+            p[prm.name] = prm.prior.pymc(prm.name)
+        for pp in v.person_params:
+            z = pm.Normal(f"{pp.name}_z", 0.0, 1.0, dims=D.PERSON_DIMS)
+            p[pp.name] = pm.Deterministic(pp.name, pp.apply_link(pt, p[pp.mu] + p[pp.sd] * z), dims=D.PERSON_DIMS)
+        S, O, F = _scan_states(v, p, ev, T, need_fatigue=v.fatigue and mode == "joint")
+        if trajectories:
+            pm.Deterministic("self_model", S.transpose(1, 2, 0), dims=D.PERSON_DAY_DIMS)
+            pm.Deterministic("others_model", O.transpose(1, 2, 0), dims=D.PERSON_DAY_DIMS)
+        events = dynamics.Events(*(ev[k] for k in D.EVENTS))
+        mu_A, mu_V = dynamics.rating_means(pt, S, O, events, p)
+        ta, tv = dynamics.trait_means(pt, S, O, p)
+        flat = {
+            "state_anxiety": (mu_A, p["sigma_A"]),
+            "state_avoidance": (mu_V, p["sigma_V"]),
+            "trait_anxiety": (ta, p["sigma_TA"]),
+            "trait_avoidance": (tv, p["sigma_TV"]),
+        }
+        for name, (mu, sigma) in flat.items():
+            if name not in inp.obs:
+                continue
+            idx_np, y_np = inp.obs[name]
+            idx = pm.Data(f"idx_{name}", idx_np)
+            mu_obs = mu.transpose(1, 2, 0).reshape((-1,))[idx]
+            if inp.likert and name in D.DAILY_RATINGS:
+                y = pm.Data(f"y_{name}", (y_np - 1).astype(np.int64))
+                cut = _cutpoints(inp.likert)
+                pm.OrderedLogistic(name, eta=mu_obs / sigma, cutpoints=cut / sigma, observed=y)
+            else:
+                y = pm.Data(f"y_{name}", y_np)
+                pm.Normal(name, mu=mu_obs, sigma=sigma, observed=y)
+        if mode == "joint":
+            logits = dynamics.event_logits(pt, S, O, F, p, v.fatigue)
+            for name in D.EVENTS:
+                key = f"event_{name}"
+                if key not in inp.obs:
+                    continue
+                lg = getattr(logits, name)
+                if name in D.DYAD_EVENTS:
+                    lg = pt.repeat(lg[..., None], 2, axis=-1)
+                idx_np, y_np = inp.obs[key]
+                idx = pm.Data(f"idx_{key}", idx_np)
+                y = pm.Data(f"y_{key}", y_np.astype(np.int64))
+                pm.Bernoulli(key, logit_p=lg.transpose(1, 2, 0).reshape((-1,))[idx], observed=y)
+    model.asem_inputs = inp  # type: ignore[attr-defined]
+    return model
+
+
+def _scan_states(v: Variant, p: Mapping[str, Any], ev: Mapping[str, Any], T: int, need_fatigue: bool):
+    """States at the start of every day, ``(day, dyad, person)``, from one ``scan``."""
+    s0, o0 = p["s0"], p["o0"]
+    if not v.changes and not need_fatigue:
+        return pt.repeat(s0[None], T, axis=0), pt.repeat(o0[None], T, axis=0), None
+    names = sorted(k for k in p if k not in ("s0", "o0"))
+    seqs = [ev[k][:-1] for k in D.EVENTS]
+
+    def inner(thr, sa, so, co, de, s, o, f, *vals):
+        q = dict(zip(names, vals, strict=True))
+        e = dynamics.Events(thr, sa, so, co, de)
+        s_new, o_new = dynamics.step(pt, v, s, o, e, q)
+        f_new = dynamics.fatigue_step(pt, f, sa, so, q["zeta"]) if need_fatigue else f
+        return s_new, o_new, f_new
+
+    f0 = pt.zeros_like(s0)
+    (S, O, F), _ = pytensor.scan(
+        inner, sequences=seqs, outputs_info=[s0, o0, f0], non_sequences=[p[k] for k in names], strict=False
+    )
+    S = pt.concatenate([s0[None], S], axis=0)
+    O = pt.concatenate([o0[None], O], axis=0)
+    F = pt.concatenate([f0[None], F], axis=0) if need_fatigue else None
+    return S, O, F
+
+
+# --------------------------------------------------------------------------------------------
+# numpy side: trajectories, log-likelihood and predictions for posterior draws
+
+
+def _posterior_flat(post: xr.Dataset, v: Variant, sl: slice) -> dict[str, np.ndarray]:
+    """Parameters of a slice of stacked draws; population ones shaped (n, 1, 1)."""
+    out = {}
+    for prm in v.params:
+        out[prm.name] = post[prm.name].values.reshape(-1)[sl][:, None, None]
+    for pp in v.person_params:
+        x = post[pp.name].transpose(..., D.DYAD, D.PERSON).values
+        out[pp.name] = x.reshape(-1, *x.shape[-2:])[sl]
+    return out
+
+
+def states_numpy(v: Variant, p: Mapping[str, np.ndarray], events: Mapping[str, np.ndarray], fatigue: bool = False):
+    """Trajectories for many parameter draws at once, time-major ``(day, n, dyad, person)``.
+
+    ``events`` are ``(day, dyad, person)`` arrays. Uses :func:`asem_bayes.dynamics.step`.
+    """
+    T = next(iter(events.values())).shape[0]
+    s, o = p["s0"], p["o0"]
+    f = np.zeros_like(s)
+    S = np.empty((T, *s.shape))
+    O = np.empty_like(S)
+    F = np.empty_like(S) if fatigue else None
+    for t in range(T):
+        S[t], O[t] = s, o
+        if fatigue:
+            F[t] = f
+        if t == T - 1:
+            break
+        e = dynamics.Events(*(events[k][t] for k in D.EVENTS))
+        s, o = dynamics.step(np, v, s, o, e, p)
+        if fatigue:
+            f = dynamics.fatigue_step(np, f, e.safe, e.soft, p["zeta"])
+    return S, O, F
+
+
+def _unit_index(unit: str, n_dyads: int, n_days: int) -> tuple[np.ndarray, dict[str, Any], tuple[str, ...]]:
+    """Map each flat (dyad, person, day) cell to its leave-out unit."""
+    d, i, t = np.meshgrid(np.arange(n_dyads), np.arange(2), np.arange(n_days), indexing="ij")
+    if unit == "person-day":
+        return (np.arange(n_dyads * 2 * n_days)), {}, D.PERSON_DAY_DIMS
+    if unit == "person-week":
+        W = (n_days + 6) // 7
+        return ((d * 2 + i) * W + t // 7).reshape(-1), {D.WEEK: np.arange(W)}, (D.DYAD, D.PERSON, D.WEEK)
+    if unit == "person":
+        return (d * 2 + i).reshape(-1), {}, D.PERSON_DIMS
+    if unit == "dyad":
+        return d.reshape(-1), {}, (D.DYAD,)
+    raise ValueError(f"loo unit must be one of {LOO_UNITS}, got {unit!r}")
+
+
+def _log_sigmoid(x: np.ndarray) -> np.ndarray:
+    return -np.logaddexp(0.0, -x)
+
+
+def _pointwise(inp: ModelInputs, v: Variant, p: Mapping[str, np.ndarray], mode: str) -> dict[str, np.ndarray]:
+    """Pointwise log-likelihood ``(n, n_obs)`` of each observed quantity for ``n`` draws."""
+    from scipy.special import expit
+
+    S, O, F = states_numpy(v, p, inp.events, fatigue=v.fatigue and mode == "joint")
+    ev = dynamics.Events(*(inp.events[k][:, None] for k in D.EVENTS))
+    pt_ = p  # (n, 1, 1) and (n, dyad, person) broadcast against (day, n, dyad, person)
+    mu_A, mu_V = dynamics.rating_means(np, S, O, ev, pt_)
+    ta, tv = dynamics.trait_means(np, S, O, pt_)
+    n = S.shape[1]
+
+    def flat(x: np.ndarray) -> np.ndarray:  # (T, n, D, 2) -> (n, D*2*T)
+        return np.broadcast_to(x, S.shape).transpose(1, 2, 3, 0).reshape(n, -1)
+
+    sig = {"state_anxiety": "sigma_A", "state_avoidance": "sigma_V", "trait_anxiety": "sigma_TA", "trait_avoidance": "sigma_TV"}
+    means = {"state_anxiety": mu_A, "state_avoidance": mu_V, "trait_anxiety": ta, "trait_avoidance": tv}
+    out = {}
+    for name, mu in means.items():
+        if name not in inp.obs:
+            continue
+        idx, y = inp.obs[name]
+        m = flat(mu)[:, idx]
+        sigma = p[sig[name]].reshape(n, 1)
+        if inp.likert and name in D.DAILY_RATINGS:
+            cut = np.concatenate([[-np.inf], _cutpoints(inp.likert), [np.inf]])
+            k = (y - 1).astype(int)
+            hi = expit((cut[k + 1] - m) / sigma)
+            lo = expit((cut[k] - m) / sigma)
+            out[name] = np.log(np.clip(hi - lo, 1e-300, None))
+        else:
+            z = (y - m) / sigma
+            out[name] = -0.5 * z**2 - np.log(sigma) - 0.5 * np.log(2 * np.pi)
+    if mode == "joint":
+        logits = dynamics.event_logits(np, S, O, F, pt_, v.fatigue)
+        for name in D.EVENTS:
+            key = f"event_{name}"
+            if key not in inp.obs:
+                continue
+            lg = getattr(logits, name)
+            if name in D.DYAD_EVENTS:
+                lg = np.repeat(lg[..., None], 2, axis=-1)
+            idx, y = inp.obs[key]
+            lgi = flat(lg)[:, idx]
+            out[key] = y * _log_sigmoid(lgi) + (1 - y) * _log_sigmoid(-lgi)
+    return out
+
+
+def log_likelihood(
+    post: xr.Dataset, inp: ModelInputs, v: Variant, mode: str, unit: str = "person", chunk: int = 250
+) -> xr.Dataset:
+    """Log-likelihood of every posterior draw, summed within each leave-out unit.
+
+    Returns a Dataset with one variable ``log_lik`` of dims (chain, draw, *unit dims*); shared
+    dyad events (joint mode) are counted in person 0's unit. ``unit="dyad"`` leaves out whole
+    couples.
+    """
+    cell_unit, extra_coords, udims = _unit_index(unit, inp.n_dyads, inp.n_days)
+    n_units = int(cell_unit.max()) + 1
+    nc, nd = post.sizes["chain"], post.sizes["draw"]
+    total = np.zeros((nc * nd, n_units))
+    for start in range(0, nc * nd, chunk):
+        sl = slice(start, min(start + chunk, nc * nd))
+        p = _posterior_flat(post, v, sl)
+        for key, ll in _pointwise(inp, v, p, mode).items():
+            units = cell_unit[inp.obs[key][0]]
+            acc = np.zeros((ll.shape[0], n_units))
+            np.add.at(acc.T, units, ll.T)
+            total[sl] += acc
+    shape = [nc, nd] + [len(inp.coords[d]) if d in inp.coords else len(extra_coords[d]) for d in udims]
+    coords = {d: (inp.coords[d] if d in inp.coords else extra_coords[d]) for d in udims}
+    coords.update(chain=post["chain"].values, draw=post["draw"].values)
+    da = xr.DataArray(total.reshape(shape), dims=("chain", "draw", *udims), coords=coords)
+    da.attrs["unit"] = unit
+    return xr.Dataset({"log_lik": da}, attrs={"unit": unit})
+
+
+def posterior_predictive(
+    post: xr.Dataset, inp: ModelInputs, v: Variant, rng: np.random.Generator, chunk: int = 250
+) -> xr.Dataset:
+    """Replicated daily ratings (dyad, person, day) and trait waves (dyad, person, wave)."""
+    nc, nd = post.sizes["chain"], post.sizes["draw"]
+    n_all = nc * nd
+    Dn, T, W = inp.n_dyads, inp.n_days, len(inp.wave_pos)
+    out = {k: np.empty((n_all, Dn, 2, T)) for k in D.DAILY_RATINGS}
+    out.update({k: np.empty((n_all, Dn, 2, W)) for k in D.TRAITS})
+    for start in range(0, n_all, chunk):
+        sl = slice(start, min(start + chunk, n_all))
+        p = _posterior_flat(post, v, sl)
+        S, O, _ = states_numpy(v, p, inp.events)
+        ev = dynamics.Events(*(inp.events[k][:, None] for k in D.EVENTS))
+        q = p
+        mu_A, mu_V = dynamics.rating_means(np, S, O, ev, q)
+        ta, tv = dynamics.trait_means(np, S[inp.wave_pos], O[inp.wave_pos], q)
+        for name, mu, sig in (("state_anxiety", mu_A, "sigma_A"), ("state_avoidance", mu_V, "sigma_V")):
+            mu = np.broadcast_to(mu, S.shape).transpose(1, 2, 3, 0)
+            sigma = p[sig].reshape(-1, 1, 1, 1)
+            if inp.likert:
+                lat = mu + sigma * rng.logistic(size=mu.shape)
+                out[name][sl] = np.clip(np.floor(lat + 0.5), 1, inp.likert)
+            else:
+                out[name][sl] = mu + sigma * rng.standard_normal(mu.shape)
+        for name, mu, sig in (("trait_anxiety", ta, "sigma_TA"), ("trait_avoidance", tv, "sigma_TV")):
+            mu = mu.transpose(1, 2, 3, 0)
+            out[name][sl] = mu + p[sig].reshape(-1, 1, 1, 1) * rng.standard_normal(mu.shape)
+    coords = {**{k: inp.coords[k] for k in D.PERSON_DAY_DIMS}, D.WAVE: np.arange(W)}
+    ds = xr.Dataset(
+        {
+            k: (("chain", "draw", *(D.PERSON_DAY_DIMS if k in D.DAILY_RATINGS else D.PERSON_WAVE_DIMS)), x.reshape(nc, nd, *x.shape[1:]))
+            for k, x in out.items()
+            if k in inp.present_ratings
+        },
+        coords={**coords, "chain": post["chain"].values, "draw": post["draw"].values},
+    )
+    return ds
+
+
+def observed_dataset(inp: ModelInputs, data: xr.Dataset) -> xr.Dataset:
+    """The observed ratings in their (dyad, person, day|wave) layout."""
+    return xr.Dataset({k: data[k] for k in inp.present_ratings}).reset_coords(drop=False)
+
+
+def constant_dataset(inp: ModelInputs) -> xr.Dataset:
+    """The events the dynamics ran on (after the missing-event policy), (dyad, person, day)."""
+    return xr.Dataset(
+        {k: (D.PERSON_DAY_DIMS, x.transpose(1, 2, 0)) for k, x in inp.events.items()},
+        coords={k: inp.coords[k] for k in D.PERSON_DAY_DIMS},
+    )
+
+
+# --------------------------------------------------------------------------------------------
+
+
+class CompiledModel:
+    """A variant's model compiled once for a study design, refitted on many datasets.
+
+    With the default ``nutpie`` sampler the log density is compiled by numba once; each
+    :meth:`fit` swaps in the new dataset's arrays (``with_data``) without recompiling. Other
+    samplers (``pymc``, ``numpyro``, ``blackjax``) go through :func:`pymc.sample` after
+    :func:`pymc.set_data`.
+
+    Parameters
+    ----------
+    data : xarray.Dataset
+        A study of the design to compile for (dyads, days, scale, which variables exist).
+    variant, mode, missing_events, trajectories
+        As in :func:`build_model`.
+    sampler : {"nutpie", "pymc", "numpyro", "blackjax"}
+        NUTS implementation.
+    """
+
+    def __init__(
+        self,
+        data: xr.Dataset,
+        variant: str | Variant = "asem",
+        *,
+        mode: str | None = None,
+        sampler: str = "nutpie",
+        missing_events: str = "error",
+        trajectories: bool = True,
+    ) -> None:
+        if sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
+        self.variant = get_variant(variant)
+        self.mode = _check_mode(self.variant, mode)
+        self.sampler = sampler
+        self.missing_events = missing_events
+        self.trajectories = trajectories
+        inp = self.prepare(data)
+        self.design_key = inp.design_key
+        self.model = build_model(inp, self.variant, mode=self.mode, trajectories=trajectories)
+        self.compile_seconds = 0.0
+        self._compiled = None
+        if sampler == "nutpie":
+            import nutpie
+
+            t0 = time.perf_counter()
+            self._compiled = nutpie.compile_pymc_model(self.model, backend="numba")
+            self.compile_seconds = time.perf_counter() - t0
+
+    def prepare(self, data: xr.Dataset) -> ModelInputs:
+        """Validate a dataset for this model and build its arrays."""
+        return prepare_inputs(data, joint=self.mode == "joint", missing_events=self.missing_events)
+
+    def fit(
+        self,
+        data: xr.Dataset,
+        *,
+        draws: int = 1000,
+        tune: int = 1000,
+        chains: int = 4,
+        seed: int | None = None,
+        cores: int | None = None,
+        loo_unit: str | None = "person",
+        posterior_predictive: bool = False,
+        progressbar: bool = False,
+        target_accept: float = 0.8,
+    ) -> xr.DataTree:
+        """Sample the posterior for one dataset.
+
+        Returns
+        -------
+        xarray.DataTree
+            Groups ``posterior``, ``sample_stats``, ``observed_data``, ``constant_data``,
+            ``log_likelihood`` (``log_lik`` summed within each ``loo_unit``; skipped when None)
+            and, on request, ``posterior_predictive``. ``attrs`` record the variant, mode,
+            sampler, seed, compile and sampling seconds.
+        """
+        inp = self.prepare(data)
+        if inp.design_key != self.design_key:
+            raise DataError(
+                f"dataset design {inp.design_key} differs from the compiled design {self.design_key}; "
+                "compile a new model for it"
+            )
+        arrays = inp.data_arrays()
+        if inp.likert:
+            for k in D.DAILY_RATINGS:
+                if f"y_{k}" in arrays:
+                    arrays[f"y_{k}"] = (arrays[f"y_{k}"] - 1).astype(np.int64)
+        for k in list(arrays):
+            if k.startswith("y_event_"):
+                arrays[k] = arrays[k].astype(np.int64)
+        t0 = time.perf_counter()
+        if self.sampler == "nutpie":
+            import nutpie
+
+            compiled = self._compiled.with_data(**arrays)
+            dt = nutpie.sample(
+                compiled,
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                cores=cores or chains,
+                seed=seed,
+                progress_bar=progressbar,
+                save_warmup=False,
+                target_accept=target_accept,
+            )
+        else:
+            with self.model:
+                pm.set_data(arrays)
+                dt = pm.sample(
+                    draws=draws,
+                    tune=tune,
+                    chains=chains,
+                    cores=cores or min(chains, 2),
+                    random_seed=seed,
+                    nuts_sampler=self.sampler,
+                    progressbar=progressbar,
+                    compute_convergence_checks=False,
+                    target_accept=target_accept,
+                    idata_kwargs={"log_likelihood": False},
+                )
+        sample_seconds = time.perf_counter() - t0
+        dt = _keep_groups(dt, ("posterior", "sample_stats"))
+        dt["observed_data"] = observed_dataset(inp, data)
+        dt["constant_data"] = constant_dataset(inp)
+        if loo_unit is not None:
+            dt["log_likelihood"] = log_likelihood(dt.posterior.to_dataset(), inp, self.variant, self.mode, loo_unit)
+        if posterior_predictive:
+            rng = np.random.default_rng(None if seed is None else seed + 1)
+            dt["posterior_predictive"] = posterior_predictive(dt.posterior.to_dataset(), inp, self.variant, rng)
+        dt.attrs.update(
+            asem_variant=self.variant.name,
+            asem_mode=self.mode,
+            sampler=self.sampler,
+            seed=-1 if seed is None else int(seed),
+            compile_seconds=float(self.compile_seconds),
+            sample_seconds=float(sample_seconds),
+            loo_unit=loo_unit or "",
+            notes="; ".join(inp.notes),
+        )
+        return dt
+
+
+def _keep_groups(dt: xr.DataTree, groups: tuple[str, ...]) -> xr.DataTree:
+    return xr.DataTree.from_dict({g: dt[g].to_dataset() for g in groups if g in dt.children})
+
+
+def fit(
+    data: xr.Dataset,
+    variant: str | Variant = "asem",
+    *,
+    sampler: str = "nutpie",
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    seed: int | None = None,
+    mode: str | None = None,
+    missing_events: str = "error",
+    loo_unit: str | None = "person",
+    posterior_predictive: bool = False,
+    trajectories: bool = True,
+    progressbar: bool = False,
+    target_accept: float = 0.8,
+) -> xr.DataTree:
+    """Fit an ASEM variant to a diary study.
+
+    Parameters
+    ----------
+    data : xarray.Dataset
+        Simulated (:func:`asem_bayes.simulate`) or loaded (:func:`asem_bayes.from_long`) study.
+    variant : str
+        ``stable``, ``uniform``, ``asem``, ``buffer_enhances`` or ``asem_fatigue``.
+    sampler : {"nutpie", "pymc", "numpyro", "blackjax"}
+        NUTS implementation (nutpie, compiled with numba, is the default).
+    draws, tune, chains, seed
+        Sampler settings; ``seed`` makes the fit reproducible.
+    mode : {"conditional", "joint"} or None
+        Condition on the events, or also score them (needed for ``asem_fatigue``).
+    missing_events : {"error", "absent", "person_rate"}
+        What to do with missing event reports.
+    loo_unit : {"person-day", "person-week", "person", "dyad"} or None
+        Leave-out unit of the stored log-likelihood (``None`` skips it).
+    posterior_predictive : bool
+        Add replicated ratings and trait waves.
+    trajectories : bool
+        Keep the latent trajectories in the posterior.
+
+    Returns
+    -------
+    xarray.DataTree
+        See :meth:`CompiledModel.fit`. Print :func:`asem_bayes.diagnostics.report` for the
+        summary with diagnostics.
+    """
+    cm = CompiledModel(data, variant, mode=mode, sampler=sampler, missing_events=missing_events, trajectories=trajectories)
+    return cm.fit(
+        data,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        loo_unit=loo_unit,
+        posterior_predictive=posterior_predictive,
+        progressbar=progressbar,
+        target_accept=target_accept,
+    )

@@ -1,0 +1,364 @@
+"""Seeded generative simulator of dyadic daily-diary studies.
+
+Vectorised over persons: the only Python loop is over days. The dynamics are the generic
+functions of :mod:`asem_bayes.dynamics` called with ``xp = numpy``, the same code the PyMC
+model runs with ``pytensor.tensor``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from asem_bayes import dims as D
+from asem_bayes import dynamics
+from asem_bayes.registry import get_variant
+from asem_bayes.schema import SchemaError, Variant
+
+__all__ = ["Design", "simulate", "to_long", "from_long", "true_params", "draw_person_params", "resolve_params", "wave_positions"]
+
+
+@dataclass(frozen=True)
+class Design:
+    """A diary study's design.
+
+    Parameters
+    ----------
+    wave_days : sequence of int or None
+        Days (0-based) on which the trait questionnaires are filled in, at the start of the day.
+        Default: the first and the last diary day.
+    likert : int or None
+        ``None`` for continuous daily ratings, ``K`` for 1..K Likert items (ordered logistic with
+        cut points half-way between categories; ``sigma_*`` is then the logistic scale).
+    missing_days : float
+        Probability that a person skips a whole diary day (no ratings, no events reported; the
+        states still advance and the true events still act).
+    missing_items : float
+        Probability that a single daily rating is missing on a day that was reported.
+    exogenous_events : mapping or None
+        Fixed daily rates for ``threat``, ``safe``, ``soft`` (given a threat), ``confidence`` and
+        ``dependence`` that replace the state-dependent event model. SBC of the conditional mode
+        needs this (MODEL.md section 8).
+    """
+
+    wave_days: tuple[int, ...] | None = None
+    likert: int | None = None
+    missing_days: float = 0.0
+    missing_items: float = 0.0
+    exogenous_events: Mapping[str, float] | None = field(default=None)
+
+    def waves(self, n_days: int) -> tuple[int, ...]:
+        """The wave days for a study of ``n_days`` days, validated."""
+        days = (0, n_days - 1) if self.wave_days is None else tuple(int(d) for d in self.wave_days)
+        bad = [d for d in days if not 0 <= d < n_days]
+        if bad:
+            raise ValueError(f"wave day(s) {bad} outside the study's days 0..{n_days - 1}")
+        if len(set(days)) != len(days):
+            raise ValueError(f"wave days repeat: {days}")
+        return days
+
+    def validate(self) -> None:
+        for name in ("missing_days", "missing_items"):
+            v = getattr(self, name)
+            if not 0.0 <= v < 1.0:
+                raise ValueError(f"design.{name} must be in [0, 1), got {v}")
+        if self.likert is not None and not (isinstance(self.likert, int) and self.likert >= 2):
+            raise ValueError(f"design.likert must be an integer >= 2 or None, got {self.likert!r}")
+        if self.exogenous_events is not None:
+            unknown = set(self.exogenous_events) - set(D.EVENTS)
+            if unknown:
+                raise ValueError(f"design.exogenous_events has unknown event(s) {sorted(unknown)}")
+            for k, v in self.exogenous_events.items():
+                if not 0.0 <= v <= 1.0:
+                    raise ValueError(f"design.exogenous_events[{k!r}]={v} is not a probability")
+
+
+def draw_person_params(
+    variant: Variant, pop: Mapping[str, Any], n_dyads: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Person-level parameters ``link(mu + sd * z)`` with ``z ~ Normal(0, 1)``, shape (dyad, person)."""
+    out = {}
+    for pp in variant.person_params:
+        z = rng.standard_normal((n_dyads, 2))
+        out[pp.name] = pp.apply_link(np, pop[pp.mu] + pop[pp.sd] * z)
+    return out
+
+
+def resolve_params(
+    variant: Variant,
+    params: Mapping[str, Any] | str | None,
+    n_dyads: int,
+    rng: np.random.Generator,
+) -> dict[str, Any]:
+    """All parameter values for a simulation: population scalars and (dyad, person) arrays.
+
+    ``None`` uses the schema's reference values, ``"prior"`` draws the population parameters
+    from their priors, and a mapping overrides reference values (person-level values may be
+    given as scalars or (dyad, person) arrays; missing ones are drawn from the population).
+    """
+    if params is None:
+        given: dict[str, Any] = {}
+        pop = variant.defaults()
+    elif isinstance(params, str):
+        if params != "prior":
+            raise ValueError(f"params must be None, 'prior' or a mapping, got {params!r}")
+        given = {}
+        pop = variant.draw_prior(rng)
+    else:
+        given = dict(params)
+        variant.check(given)
+        pop = variant.defaults()
+        pop.update({k: float(v) for k, v in given.items() if k in pop})
+    person = draw_person_params(variant, pop, n_dyads, rng)
+    for name in variant.person_param_names:
+        if name in given:
+            arr = np.broadcast_to(np.asarray(given[name], dtype=float), (n_dyads, 2)).copy()
+            person[name] = arr
+    if "s0" in person:
+        for name in ("s0", "o0"):
+            if np.any(np.abs(person[name]) >= 1):
+                raise SchemaError(f"initial state {name} must lie in (-1, 1)")
+    return {**pop, **person}
+
+
+def _bernoulli(rng: np.random.Generator, p: np.ndarray) -> np.ndarray:
+    return (rng.random(p.shape) < p).astype(np.float64)
+
+
+def simulate(
+    variant: str | Variant = "asem",
+    n_dyads: int = 100,
+    n_days: int = 56,
+    params: Mapping[str, Any] | str | None = None,
+    design: Design | None = None,
+    seed: int | np.random.Generator | None = None,
+) -> xr.Dataset:
+    """Simulate a dyadic daily-diary study from an ASEM variant.
+
+    Parameters
+    ----------
+    variant : str or Variant
+        Registered variant name, e.g. ``"asem"``.
+    n_dyads, n_days : int
+        Couples and diary days.
+    params : None, "prior" or mapping
+        True parameters (see :func:`resolve_params`).
+    design : Design
+        Wave days, rating scale, missingness and optional exogenous event rates.
+    seed : int or numpy Generator
+        Seed; the same seed gives the same study.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``dyad``, ``person``, ``day``, ``wave``. Variables: events (``threat``,
+        ``dependence`` per dyad-day; ``safe``, ``soft``, ``confidence`` per person-day, NaN on
+        missed days), daily ratings, trait waves, the latent ``self_model``, ``others_model`` and
+        ``fatigue`` (true events, start of each day), and every true parameter. Each variable's
+        ``attrs["role"]`` says which it is.
+    """
+    v = get_variant(variant)
+    design = design or Design()
+    design.validate()
+    if n_dyads < 1 or n_days < 2:
+        raise ValueError(f"need at least 1 dyad and 2 days, got n_dyads={n_dyads}, n_days={n_days}")
+    rng = np.random.default_rng(seed)
+    p = resolve_params(v, params, n_dyads, rng)
+    waves = design.waves(n_days)
+
+    shape = (n_days, n_dyads, 2)  # time-major while simulating; transposed views at the end
+    S = np.empty(shape)
+    O = np.empty(shape)
+    F = np.empty(shape)
+    ev_arr = {name: np.empty(shape) for name in D.EVENTS}
+    s = np.asarray(p["s0"], dtype=float)
+    o = np.asarray(p["o0"], dtype=float)
+    f = np.zeros((n_dyads, 2))
+    zeta = p.get("zeta", 0.0)
+    exo = design.exogenous_events
+    for t in range(n_days):
+        S[t], O[t], F[t] = s, o, f
+        if exo is None:
+            pr = dynamics.event_probs(np, s, o, f, p, v.fatigue)
+            p_threat, p_safe, p_soft, p_conf, p_dep = pr.threat, pr.safe, pr.soft, pr.confidence, pr.dependence
+        else:
+            full = (n_dyads, 2)
+            p_threat = np.full(n_dyads, exo.get("threat", 0.0))
+            p_dep = np.full(n_dyads, exo.get("dependence", 0.0))
+            p_safe, p_soft, p_conf = (np.full(full, exo.get(k, 0.0)) for k in ("safe", "soft", "confidence"))
+        threat = _bernoulli(rng, p_threat)[:, None] * np.ones((1, 2))
+        dep = _bernoulli(rng, p_dep)[:, None] * np.ones((1, 2))
+        safe = _bernoulli(rng, p_safe) * threat
+        soft = _bernoulli(rng, p_soft) * threat
+        conf = _bernoulli(rng, p_conf)
+        ev = dynamics.Events(threat, safe, soft, conf, dep)
+        for name, x in zip(D.EVENTS, ev, strict=True):
+            ev_arr[name][t] = x
+        s, o = dynamics.step(np, v, s, o, ev, p)
+        f = dynamics.fatigue_step(np, f, safe, soft, zeta)
+
+    def pd_view(x: np.ndarray) -> np.ndarray:  # (day, dyad, person) -> (dyad, person, day)
+        return x.transpose(1, 2, 0)
+
+    Sv, Ov = pd_view(S), pd_view(O)
+    ev_pd = {k: pd_view(x) for k, x in ev_arr.items()}
+    mu_A, mu_V = dynamics.rating_means(np, Sv, Ov, dynamics.Events(**ev_pd), _expand(p, 1))
+    rating_shape = mu_A.shape
+    if design.likert is None:
+        y_A = mu_A + p["sigma_A"] * rng.standard_normal(rating_shape)
+        y_V = mu_V + p["sigma_V"] * rng.standard_normal(rating_shape)
+    else:
+        y_A = _likert(rng, mu_A, p["sigma_A"], design.likert)
+        y_V = _likert(rng, mu_V, p["sigma_V"], design.likert)
+
+    idx = list(waves)
+    ta_mu, tv_mu = dynamics.trait_means(np, Sv[..., idx], Ov[..., idx], p)
+    t_A = ta_mu + p["sigma_TA"] * rng.standard_normal(ta_mu.shape)
+    t_V = tv_mu + p["sigma_TV"] * rng.standard_normal(tv_mu.shape)
+
+    # Missingness: a missed day hides that person's ratings and reported events.
+    missed = rng.random(rating_shape) < design.missing_days
+    y_A = np.where(missed | (rng.random(rating_shape) < design.missing_items), np.nan, y_A)
+    y_V = np.where(missed | (rng.random(rating_shape) < design.missing_items), np.nan, y_V)
+    miss_w = missed[..., idx]
+    t_A = np.where(miss_w, np.nan, t_A)
+    t_V = np.where(miss_w, np.nan, t_V)
+    both_missed = missed.all(axis=1)  # dyad-day events are lost only if both partners missed
+
+    coords = {D.DYAD: np.arange(n_dyads), D.PERSON: np.arange(2), D.DAY: np.arange(n_days), D.WAVE: np.arange(len(idx))}
+    pdd = D.PERSON_DAY_DIMS
+    data_vars: dict[str, Any] = {}
+    for name in D.DYAD_EVENTS:
+        x = ev_pd[name][:, 0, :]
+        data_vars[name] = (D.DYAD_DAY_DIMS, np.where(both_missed, np.nan, x), {"role": D.ROLE_EVENT})
+    for name in D.PERSON_EVENTS:
+        data_vars[name] = (pdd, np.where(missed, np.nan, ev_pd[name]), {"role": D.ROLE_EVENT})
+    data_vars["state_anxiety"] = (pdd, y_A, {"role": D.ROLE_RATING})
+    data_vars["state_avoidance"] = (pdd, y_V, {"role": D.ROLE_RATING})
+    data_vars["trait_anxiety"] = (D.PERSON_WAVE_DIMS, t_A, {"role": D.ROLE_TRAIT})
+    data_vars["trait_avoidance"] = (D.PERSON_WAVE_DIMS, t_V, {"role": D.ROLE_TRAIT})
+    data_vars["self_model"] = (pdd, Sv, {"role": D.ROLE_LATENT, "meaning": "model of self at the start of the day"})
+    data_vars["others_model"] = (pdd, Ov, {"role": D.ROLE_LATENT, "meaning": "model of others at the start of the day"})
+    data_vars["fatigue"] = (pdd, pd_view(F), {"role": D.ROLE_LATENT, "meaning": "buffering load of the person as a giver"})
+    for prm in v.params:
+        data_vars[prm.name] = ((), float(p[prm.name]), {"role": D.ROLE_PARAMETER, "meaning": prm.meaning})
+    for pp in v.person_params:
+        data_vars[pp.name] = (D.PERSON_DIMS, p[pp.name], {"role": D.ROLE_PARAMETER, "meaning": pp.meaning})
+    for name, evs in ev_pd.items():
+        data_vars[f"{name}_true"] = (pdd, evs, {"role": D.ROLE_LATENT, "meaning": f"true {name} events, missed days included"})
+    ds = xr.Dataset(data_vars, coords={**coords, "wave_day": (D.WAVE, np.asarray(idx))})
+    ds.attrs.update(
+        variant=v.name,
+        seed=str(seed) if not isinstance(seed, np.random.Generator) else "generator",
+        likert=0 if design.likert is None else design.likert,
+        design=repr(asdict(design)),
+    )
+    return ds
+
+
+def _expand(p: Mapping[str, Any], n: int) -> dict[str, Any]:
+    """Add ``n`` trailing axes to person-level (dyad, person) arrays so they broadcast over days."""
+    out = {}
+    for k, x in p.items():
+        arr = np.asarray(x)
+        out[k] = arr.reshape(arr.shape + (1,) * n) if arr.ndim == 2 else x
+    return out
+
+
+def _likert(rng: np.random.Generator, mu: np.ndarray, sigma: float, k: int) -> np.ndarray:
+    """Ordered logistic with cut points at 1.5, ..., K - 0.5 and logistic scale ``sigma``."""
+    latent = mu + sigma * rng.logistic(size=mu.shape)
+    return np.clip(np.floor(latent + 0.5), 1, k)
+
+
+def true_params(ds: xr.Dataset) -> dict[str, np.ndarray | float]:
+    """The true parameters stored in a simulated study."""
+    out: dict[str, np.ndarray | float] = {}
+    for name, var in ds.data_vars.items():
+        if var.attrs.get("role") == D.ROLE_PARAMETER:
+            out[str(name)] = float(var) if var.ndim == 0 else var.values
+    return out
+
+
+def to_long(ds: xr.Dataset) -> pd.DataFrame:
+    """The long person-day table of MODEL.md section 2 (one row per person-day).
+
+    Dyad-day events are repeated on both partners' rows; trait scores sit on the wave day's row
+    and are missing elsewhere. Rows of days a person missed stay in the table with missing values.
+    """
+    n_dyads, n_days = ds.sizes[D.DYAD], ds.sizes[D.DAY]
+    grid = pd.MultiIndex.from_product([ds[c].values for c in D.LONG_INDEX], names=list(D.LONG_INDEX))
+    frame = {c: grid.get_level_values(c).to_numpy() for c in D.LONG_INDEX}
+    for name in D.EVENTS + D.DAILY_RATINGS:
+        if name not in ds:
+            continue
+        x = ds[name]
+        if D.PERSON not in x.dims:
+            x = x.expand_dims({D.PERSON: ds[D.PERSON].values}).transpose(D.DYAD, D.PERSON, D.DAY)
+        frame[name] = x.transpose(*D.PERSON_DAY_DIMS).values.reshape(-1)
+    for name in D.TRAITS:
+        if name not in ds:
+            continue
+        full = np.full((n_dyads, 2, n_days), np.nan)
+        full[..., wave_positions(ds)] = ds[name].transpose(*D.PERSON_WAVE_DIMS).values
+        frame[name] = full.reshape(-1)
+    df = pd.DataFrame(frame)
+    df.attrs["likert"] = int(ds.attrs.get("likert", 0))
+    return df
+
+
+def from_long(df: pd.DataFrame, likert: int | None = None) -> xr.Dataset:
+    """Inverse of :func:`to_long`: the observed part of a study as a Dataset.
+
+    Dyad and day labels are kept as coordinates (sorted; days filled in between the first and
+    last), person-days absent from the table become missing, and wave days are the days on which any trait score was recorded.
+    """
+    missing = [c for c in D.LONG_INDEX if c not in df.columns]
+    if missing:
+        raise ValueError(f"long table lacks index column(s) {missing}")
+    dyads = np.sort(df[D.DYAD].unique())
+    days = np.sort(df[D.DAY].unique())
+    full_days = np.arange(int(days.min()), int(days.max()) + 1)
+    idx = pd.MultiIndex.from_product([dyads, [0, 1], full_days], names=list(D.LONG_INDEX))
+    frame = df.set_index(list(D.LONG_INDEX)).reindex(idx)
+    shape = (len(dyads), 2, len(full_days))
+    coords = {D.DYAD: dyads, D.PERSON: np.arange(2), D.DAY: full_days}
+    data_vars: dict[str, Any] = {}
+    for name in D.EVENTS + D.DAILY_RATINGS:
+        if name not in frame:
+            continue
+        x = frame[name].to_numpy(dtype=float).reshape(shape)
+        role = D.ROLE_EVENT if name in D.EVENTS else D.ROLE_RATING
+        if name in D.DYAD_EVENTS:
+            # Either partner's report of a shared event counts.
+            x = np.where(np.isnan(x[:, 0]), x[:, 1], x[:, 0])
+            data_vars[name] = (D.DYAD_DAY_DIMS, x, {"role": role})
+        else:
+            data_vars[name] = (D.PERSON_DAY_DIMS, x, {"role": role})
+    wave_days: Sequence[int] = []
+    traits = [t for t in D.TRAITS if t in frame]
+    if traits:
+        any_trait = np.zeros(len(full_days), bool)
+        for name in traits:
+            any_trait |= ~np.isnan(frame[name].to_numpy(dtype=float).reshape(shape)).all(axis=(0, 1))
+        wave_days = np.flatnonzero(any_trait)
+        for name in traits:
+            x = frame[name].to_numpy(dtype=float).reshape(shape)[..., wave_days]
+            data_vars[name] = (D.PERSON_WAVE_DIMS, x, {"role": D.ROLE_TRAIT})
+    coords[D.WAVE] = np.arange(len(wave_days))
+    wave_labels = full_days[np.asarray(wave_days, dtype=int)]
+    ds = xr.Dataset(data_vars, coords={**coords, "wave_day": (D.WAVE, wave_labels)})
+    ds.attrs["likert"] = int(likert if likert is not None else df.attrs.get("likert", 0) or 0)
+    return ds
+
+
+def wave_positions(ds: xr.Dataset) -> np.ndarray:
+    """Positions along ``day`` of the wave days (``wave_day`` holds day labels)."""
+    if "wave_day" not in ds.coords or ds.sizes.get(D.WAVE, 0) == 0:
+        return np.zeros(0, dtype=int)
+    return np.asarray(ds.indexes[D.DAY].get_indexer(ds["wave_day"].values), dtype=int)

@@ -1,0 +1,3 @@
+"""The competing ASEM variants, one module each, registered in :mod:`asem_bayes.registry`."""
+
+VARIANT_MODULES: tuple[str, ...] = ("stable", "uniform", "asem", "buffer_enhances", "asem_fatigue")
