@@ -338,6 +338,9 @@ def posterior_predictive(
     return ds
 
 
+_predict = posterior_predictive  # alias used inside CompiledModel.fit
+
+
 def observed_dataset(inp: ModelInputs, data: xr.Dataset) -> xr.Dataset:
     """The observed ratings in their (dyad, person, day|wave) layout."""
     return xr.Dataset({k: data[k] for k in inp.present_ratings}).reset_coords(drop=False)
@@ -482,7 +485,8 @@ class CompiledModel:
             dt["log_likelihood"] = log_likelihood(dt.posterior.to_dataset(), inp, self.variant, self.mode, loo_unit)
         if posterior_predictive:
             rng = np.random.default_rng(None if seed is None else seed + 1)
-            dt["posterior_predictive"] = posterior_predictive(dt.posterior.to_dataset(), inp, self.variant, rng)
+            # the argument ``posterior_predictive`` shadows the module function of that name
+            dt["posterior_predictive"] = _predict(dt.posterior.to_dataset(), inp, self.variant, rng)
         dt.attrs.update(
             asem_variant=self.variant.name,
             asem_mode=self.mode,
