@@ -15,12 +15,21 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from asem_bayes import dims as D
+from asem_bayes import dims as D  # noqa: N812 - short, used on every line
 from asem_bayes import dynamics
 from asem_bayes.registry import get_variant
 from asem_bayes.schema import SchemaError, Variant
 
-__all__ = ["Design", "simulate", "to_long", "from_long", "true_params", "draw_person_params", "resolve_params", "wave_positions"]
+__all__ = [
+    "Design",
+    "simulate",
+    "to_long",
+    "from_long",
+    "true_params",
+    "draw_person_params",
+    "resolve_params",
+    "wave_positions",
+]
 
 
 @dataclass(frozen=True)
@@ -117,8 +126,14 @@ def resolve_params(
     person = draw_person_params(variant, pop, n_dyads, rng)
     for name in variant.person_param_names:
         if name in given:
-            arr = np.broadcast_to(np.asarray(given[name], dtype=float), (n_dyads, 2)).copy()
-            person[name] = arr
+            value = np.asarray(given[name], dtype=float)
+            try:
+                person[name] = np.broadcast_to(value, (n_dyads, 2)).copy()
+            except ValueError:
+                raise SchemaError(
+                    f"person parameter {name} must be a scalar or a (dyad, person) = ({n_dyads}, 2) array, "
+                    f"got shape {value.shape}"
+                ) from None
     if "s0" in person:
         for name in ("s0", "o0"):
             if np.any(np.abs(person[name]) >= 1):
@@ -126,8 +141,12 @@ def resolve_params(
     return {**pop, **person}
 
 
-def _bernoulli(rng: np.random.Generator, p: np.ndarray) -> np.ndarray:
-    return (rng.random(p.shape) < p).astype(np.float64)
+def _spawn(rng: np.random.Generator, n: int) -> list[np.random.Generator]:
+    """Independent child generators (one stream per purpose, see :func:`simulate`)."""
+    try:
+        return list(rng.spawn(n))
+    except TypeError:  # a bit generator without a SeedSequence
+        return [np.random.default_rng(int(s)) for s in rng.integers(0, 2**63, size=n)]
 
 
 def simulate(
@@ -151,16 +170,23 @@ def simulate(
     design : Design
         Wave days, rating scale, missingness and optional exogenous event rates.
     seed : int or numpy Generator
-        Seed; the same seed gives the same study.
+        Seed; the same seed gives the same study. Parameters are drawn first; then the latent
+        process (events and states), the rating noise and the missingness each use their own
+        child stream, so changing the rating scale or the missingness rates of a design keeps
+        the same true parameters, events and trajectories.
 
     Returns
     -------
     xarray.Dataset
         Dims ``dyad``, ``person``, ``day``, ``wave``. Variables: events (``threat``,
         ``dependence`` per dyad-day; ``safe``, ``soft``, ``confidence`` per person-day, NaN on
-        missed days), daily ratings, trait waves, the latent ``self_model``, ``others_model`` and
-        ``fatigue`` (true events, start of each day), and every true parameter. Each variable's
-        ``attrs["role"]`` says which it is.
+        missed days; float32, since they are 0/1), daily ratings, trait waves, the latent
+        ``self_model``, ``others_model`` and ``fatigue`` (true events, start of each day), the
+        true events ``<event>_true`` per person-day (``threat_true`` and ``dependence_true``
+        are views repeating the dyad-day values for both partners), and every true parameter.
+        Each variable's ``attrs["role"]`` says which it is. Event arrays are read-only, since
+        without missed days the observed events share memory with the true ones;
+        ``ds.copy(deep=True)`` gives an editable copy.
     """
     v = get_variant(variant)
     design = design or Design()
@@ -170,87 +196,133 @@ def simulate(
     rng = np.random.default_rng(seed)
     p = resolve_params(v, params, n_dyads, rng)
     waves = design.waves(n_days)
+    ev_rng, obs_rng, miss_rng = _spawn(rng, 3)
 
-    shape = (n_days, n_dyads, 2)  # time-major while simulating; transposed views at the end
-    S = np.empty(shape)
-    O = np.empty(shape)
-    F = np.empty(shape)
-    ev_arr = {name: np.empty(shape) for name in D.EVENTS}
-    s = np.asarray(p["s0"], dtype=float)
-    o = np.asarray(p["o0"], dtype=float)
-    f = np.zeros((n_dyads, 2))
+    # Time-major (day, dyad, person) storage: each day writes one contiguous block, and the
+    # Dataset holds transposed views (no copies). All per-day work happens on (dyad, person)
+    # arrays small enough to stay in cache, which is what makes the loop fast.
+    T, N = n_days, n_dyads
+    S = np.empty((T, N, 2))
+    O = np.empty((T, N, 2))
+    F = np.empty((T, N, 2))
+    y_A = np.empty((T, N, 2))
+    y_V = np.empty((T, N, 2))
+    # Events are 0/1: float32 stores them exactly at half the memory (NaN marks missed days).
+    ev_store = {name: np.empty((T, N), np.float32) for name in D.DYAD_EVENTS}
+    ev_store.update({name: np.empty((T, N, 2), np.float32) for name in D.PERSON_EVENTS})
+    md, mi = design.missing_days, design.missing_items
+    missed = np.zeros((T, N, 2), bool) if md > 0 else None
+
+    # Per-day float64 work buffers, so the dynamics see exactly what the PyMC model sees.
+    u = np.empty((4, N, 2))
+    threat, dep = np.empty(N), np.empty(N)
+    safe, soft, conf = np.empty((N, 2)), np.empty((N, 2)), np.empty((N, 2))
+    ev = dynamics.Events(threat[:, None], safe, soft, conf, dep[:, None])
+    z = np.empty((2, N, 2))
+    nan_items = np.zeros((2, N, 2), bool)  # which of the day's two ratings are missing
+
+    s = np.array(p["s0"], dtype=float)
+    o = np.array(p["o0"], dtype=float)
+    f = np.zeros((N, 2))
     zeta = p.get("zeta", 0.0)
     exo = design.exogenous_events
-    for t in range(n_days):
+    if exo is not None:
+        exo_pr = dynamics.EventProbs(*(float(exo.get(k, 0.0)) for k in dynamics.EventProbs._fields))
+    sig_A, sig_V, K = p["sigma_A"], p["sigma_V"], design.likert
+    for t in range(T):
         S[t], O[t], F[t] = s, o, f
-        if exo is None:
-            pr = dynamics.event_probs(np, s, o, f, p, v.fatigue)
-            p_threat, p_safe, p_soft, p_conf, p_dep = pr.threat, pr.safe, pr.soft, pr.confidence, pr.dependence
+        pr = dynamics.event_probs(np, s, o, f, p, v.fatigue) if exo is None else exo_pr
+        ev_rng.random(out=u)  # all of a day's uniforms in one call
+        np.less(u[0, :, 0], pr.threat, out=threat, casting="unsafe")
+        np.less(u[0, :, 1], pr.dependence, out=dep, casting="unsafe")
+        np.less(u[1], pr.safe, out=safe, casting="unsafe")
+        np.less(u[2], pr.soft, out=soft, casting="unsafe")
+        np.less(u[3], pr.confidence, out=conf, casting="unsafe")
+        safe *= ev.threat  # buffering only happens in a threat
+        soft *= ev.threat
+        for name, x in (("threat", threat), ("dependence", dep), ("safe", safe), ("soft", soft), ("confidence", conf)):
+            ev_store[name][t] = x
+
+        # Ratings use the states at the start of the day (before its update).
+        mu_A, mu_V = dynamics.rating_means(np, s, o, ev, p)
+        if K is None:
+            obs_rng.standard_normal(out=z)
+            _noisy(mu_A, sig_A, z[0], out=y_A[t])
+            _noisy(mu_V, sig_V, z[1], out=y_V[t])
         else:
-            full = (n_dyads, 2)
-            p_threat = np.full(n_dyads, exo.get("threat", 0.0))
-            p_dep = np.full(n_dyads, exo.get("dependence", 0.0))
-            p_safe, p_soft, p_conf = (np.full(full, exo.get(k, 0.0)) for k in ("safe", "soft", "confidence"))
-        threat = _bernoulli(rng, p_threat)[:, None] * np.ones((1, 2))
-        dep = _bernoulli(rng, p_dep)[:, None] * np.ones((1, 2))
-        safe = _bernoulli(rng, p_safe) * threat
-        soft = _bernoulli(rng, p_soft) * threat
-        conf = _bernoulli(rng, p_conf)
-        ev = dynamics.Events(threat, safe, soft, conf, dep)
-        for name, x in zip(D.EVENTS, ev, strict=True):
-            ev_arr[name][t] = x
+            lg = obs_rng.logistic(size=z.shape)
+            _likert_day(mu_A, sig_A, lg[0], K, out=y_A[t])
+            _likert_day(mu_V, sig_V, lg[1], K, out=y_V[t])
+        if md > 0 or mi > 0:
+            if md > 0:
+                np.less(miss_rng.random((N, 2)), md, out=missed[t])
+            if mi > 0:
+                np.less(miss_rng.random((2, N, 2)), mi, out=nan_items)
+            else:
+                nan_items[:] = False
+            if md > 0:
+                nan_items |= missed[t]
+            np.copyto(y_A[t], np.nan, where=nan_items[0])
+            np.copyto(y_V[t], np.nan, where=nan_items[1])
+
         s, o = dynamics.step(np, v, s, o, ev, p)
         f = dynamics.fatigue_step(np, f, safe, soft, zeta)
+
+    idx = list(waves)
+    Sw, Ow = S[idx].transpose(1, 2, 0), O[idx].transpose(1, 2, 0)  # (dyad, person, wave)
+    ta_mu, tv_mu = dynamics.trait_means(np, Sw, Ow, p)
+    t_A = ta_mu + p["sigma_TA"] * obs_rng.standard_normal(ta_mu.shape)
+    t_V = tv_mu + p["sigma_TV"] * obs_rng.standard_normal(tv_mu.shape)
+
+    # Missingness: a missed day hides that person's ratings and reported events; dyad-day
+    # events are lost only if both partners missed the day.
+    # Event arrays are read-only: without missed days the observed events *are* the true ones
+    # (one array, no copy), and a read-only array cannot silently corrupt the truth.
+    for x in ev_store.values():
+        x.flags.writeable = False
+    if missed is None:
+        observed = ev_store
+    else:
+        miss_w = missed[idx].transpose(1, 2, 0)
+        t_A = np.where(miss_w, np.nan, t_A)
+        t_V = np.where(miss_w, np.nan, t_V)
+        both_missed = missed.all(axis=2)
+        observed = {
+            name: np.where(both_missed if x.ndim == 2 else missed, np.nan, x) for name, x in ev_store.items()
+        }
+        for x in observed.values():
+            x.flags.writeable = False
 
     def pd_view(x: np.ndarray) -> np.ndarray:  # (day, dyad, person) -> (dyad, person, day)
         return x.transpose(1, 2, 0)
 
-    Sv, Ov = pd_view(S), pd_view(O)
-    ev_pd = {k: pd_view(x) for k, x in ev_arr.items()}
-    mu_A, mu_V = dynamics.rating_means(np, Sv, Ov, dynamics.Events(**ev_pd), _expand(p, 1))
-    rating_shape = mu_A.shape
-    if design.likert is None:
-        y_A = mu_A + p["sigma_A"] * rng.standard_normal(rating_shape)
-        y_V = mu_V + p["sigma_V"] * rng.standard_normal(rating_shape)
-    else:
-        y_A = _likert(rng, mu_A, p["sigma_A"], design.likert)
-        y_V = _likert(rng, mu_V, p["sigma_V"], design.likert)
-
-    idx = list(waves)
-    ta_mu, tv_mu = dynamics.trait_means(np, Sv[..., idx], Ov[..., idx], p)
-    t_A = ta_mu + p["sigma_TA"] * rng.standard_normal(ta_mu.shape)
-    t_V = tv_mu + p["sigma_TV"] * rng.standard_normal(tv_mu.shape)
-
-    # Missingness: a missed day hides that person's ratings and reported events.
-    missed = rng.random(rating_shape) < design.missing_days
-    y_A = np.where(missed | (rng.random(rating_shape) < design.missing_items), np.nan, y_A)
-    y_V = np.where(missed | (rng.random(rating_shape) < design.missing_items), np.nan, y_V)
-    miss_w = missed[..., idx]
-    t_A = np.where(miss_w, np.nan, t_A)
-    t_V = np.where(miss_w, np.nan, t_V)
-    both_missed = missed.all(axis=1)  # dyad-day events are lost only if both partners missed
-
-    coords = {D.DYAD: np.arange(n_dyads), D.PERSON: np.arange(2), D.DAY: np.arange(n_days), D.WAVE: np.arange(len(idx))}
+    coords = {D.DYAD: np.arange(N), D.PERSON: np.arange(2), D.DAY: np.arange(T), D.WAVE: np.arange(len(idx))}
     pdd = D.PERSON_DAY_DIMS
     data_vars: dict[str, Any] = {}
     for name in D.DYAD_EVENTS:
-        x = ev_pd[name][:, 0, :]
-        data_vars[name] = (D.DYAD_DAY_DIMS, np.where(both_missed, np.nan, x), {"role": D.ROLE_EVENT})
+        data_vars[name] = (D.DYAD_DAY_DIMS, observed[name].T, {"role": D.ROLE_EVENT})
     for name in D.PERSON_EVENTS:
-        data_vars[name] = (pdd, np.where(missed, np.nan, ev_pd[name]), {"role": D.ROLE_EVENT})
-    data_vars["state_anxiety"] = (pdd, y_A, {"role": D.ROLE_RATING})
-    data_vars["state_avoidance"] = (pdd, y_V, {"role": D.ROLE_RATING})
+        data_vars[name] = (pdd, pd_view(observed[name]), {"role": D.ROLE_EVENT})
+    data_vars["state_anxiety"] = (pdd, pd_view(y_A), {"role": D.ROLE_RATING})
+    data_vars["state_avoidance"] = (pdd, pd_view(y_V), {"role": D.ROLE_RATING})
     data_vars["trait_anxiety"] = (D.PERSON_WAVE_DIMS, t_A, {"role": D.ROLE_TRAIT})
     data_vars["trait_avoidance"] = (D.PERSON_WAVE_DIMS, t_V, {"role": D.ROLE_TRAIT})
-    data_vars["self_model"] = (pdd, Sv, {"role": D.ROLE_LATENT, "meaning": "model of self at the start of the day"})
-    data_vars["others_model"] = (pdd, Ov, {"role": D.ROLE_LATENT, "meaning": "model of others at the start of the day"})
-    data_vars["fatigue"] = (pdd, pd_view(F), {"role": D.ROLE_LATENT, "meaning": "buffering load of the person as a giver"})
+    for name, x, meaning in (
+        ("self_model", S, "model of self at the start of the day"),
+        ("others_model", O, "model of others at the start of the day"),
+        ("fatigue", F, "buffering load of the person as a giver"),
+    ):
+        data_vars[name] = (pdd, pd_view(x), {"role": D.ROLE_LATENT, "meaning": meaning})
     for prm in v.params:
         data_vars[prm.name] = ((), float(p[prm.name]), {"role": D.ROLE_PARAMETER, "meaning": prm.meaning})
     for pp in v.person_params:
         data_vars[pp.name] = (D.PERSON_DIMS, p[pp.name], {"role": D.ROLE_PARAMETER, "meaning": pp.meaning})
-    for name, evs in ev_pd.items():
-        data_vars[f"{name}_true"] = (pdd, evs, {"role": D.ROLE_LATENT, "meaning": f"true {name} events, missed days included"})
+    for name in D.EVENTS:
+        x = ev_store[name]
+        # Shared events are stored once per dyad-day; the person-day variable is a view.
+        evs = np.broadcast_to(x.T[:, None, :], (N, 2, T)) if x.ndim == 2 else pd_view(x)
+        meaning = f"true {name} events, missed days included"
+        data_vars[f"{name}_true"] = (pdd, evs, {"role": D.ROLE_LATENT, "meaning": meaning})
     ds = xr.Dataset(data_vars, coords={**coords, "wave_day": (D.WAVE, np.asarray(idx))})
     ds.attrs.update(
         variant=v.name,
@@ -261,19 +333,18 @@ def simulate(
     return ds
 
 
-def _expand(p: Mapping[str, Any], n: int) -> dict[str, Any]:
-    """Add ``n`` trailing axes to person-level (dyad, person) arrays so they broadcast over days."""
-    out = {}
-    for k, x in p.items():
-        arr = np.asarray(x)
-        out[k] = arr.reshape(arr.shape + (1,) * n) if arr.ndim == 2 else x
-    return out
+def _noisy(mu: np.ndarray, sigma: Any, z: np.ndarray, out: np.ndarray) -> None:
+    """``out = mu + sigma * z`` without temporaries (``z`` is overwritten)."""
+    np.multiply(z, sigma, out=z)
+    np.add(mu, z, out=out)
 
 
-def _likert(rng: np.random.Generator, mu: np.ndarray, sigma: float, k: int) -> np.ndarray:
+def _likert_day(mu: np.ndarray, sigma: Any, noise: np.ndarray, k: int, out: np.ndarray) -> None:
     """Ordered logistic with cut points at 1.5, ..., K - 0.5 and logistic scale ``sigma``."""
-    latent = mu + sigma * rng.logistic(size=mu.shape)
-    return np.clip(np.floor(latent + 0.5), 1, k)
+    _noisy(mu, sigma, noise, out=out)
+    out += 0.5
+    np.floor(out, out=out)
+    np.clip(out, 1, k, out=out)
 
 
 def true_params(ds: xr.Dataset) -> dict[str, np.ndarray | float]:
@@ -316,7 +387,8 @@ def from_long(df: pd.DataFrame, likert: int | None = None) -> xr.Dataset:
     """Inverse of :func:`to_long`: the observed part of a study as a Dataset.
 
     Dyad and day labels are kept as coordinates (sorted; days filled in between the first and
-    last), person-days absent from the table become missing, and wave days are the days on which any trait score was recorded.
+    last), person-days absent from the table become missing, and wave days are the days on which
+    any trait score was recorded.
     """
     missing = [c for c in D.LONG_INDEX if c not in df.columns]
     if missing:
