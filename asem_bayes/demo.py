@@ -41,8 +41,10 @@ def main() -> int:
     print(f"Fitting 'asem' with nutpie: {chains} chains x {draws} draws ({tune} tuning); compiling first...")
     t0 = time.perf_counter()
     result = fit(study, "asem", draws=draws, tune=tune, chains=chains, seed=2026, progressbar=sys.stdout.isatty())
-    print(f"  compile {result.attrs['compile_seconds']:.0f} s, sampling {result.attrs['sample_seconds']:.0f} s, "
-          f"total {time.perf_counter() - t0:.0f} s\n")
+    print(
+        f"  compile {result.attrs['compile_seconds']:.0f} s, sampling {result.attrs['sample_seconds']:.0f} s, "
+        f"total {time.perf_counter() - t0:.0f} s\n"
+    )
     print(report(result, truth=ab.true_params(study)))
     result.to_netcdf(out / "fit.nc")
     try:

@@ -72,19 +72,25 @@ def diagnose(fit: xr.DataTree, var_names: list[str] | None = None) -> Diagnostic
     ss = fit.sample_stats
     div = int(ss["diverging"].sum()) if "diverging" in ss else 0
     n = int(post.sizes["chain"] * post.sizes["draw"])
-    try:
-        bfmi = float(np.min(np.asarray(az.bfmi(fit).to_array() if hasattr(az.bfmi(fit), "to_array") else az.bfmi(fit))))
-    except Exception:  # noqa: BLE001 - some samplers store no energy
+    if "energy" in ss:
+        # ArviZ 1 returns the per-chain BFMI in a DataTree/Dataset mirroring sample_stats
+        bfmi = float(np.min(az.bfmi(fit)["energy"].values))
+    else:  # samplers that store no energy
         bfmi = float("nan")
     warn = []
     if div:
-        warn.append(f"{div} divergent transition(s) of {n}: the posterior geometry is hard; raise target_accept or reparameterise")
+        warn.append(
+            f"{div} divergent transition(s) of {n}: the posterior geometry is hard; "
+            "raise target_accept or reparameterise"
+        )
     if max_rhat > RHAT_MAX:
         warn.append(f"max R-hat {max_rhat:.3f} > {RHAT_MAX}: chains disagree, run longer or check the model")
     if min(min_eb, min_et) < ESS_MIN:
         warn.append(f"min ESS (bulk {min_eb:.0f}, tail {min_et:.0f}) < {ESS_MIN}: intervals are noisy, draw more")
     if np.isfinite(bfmi) and bfmi < BFMI_MIN:
-        warn.append(f"min BFMI {bfmi:.2f} < {BFMI_MIN}: energy transitions are poor, the sampler explores the tails badly")
+        warn.append(
+            f"min BFMI {bfmi:.2f} < {BFMI_MIN}: energy transitions are poor, the sampler explores the tails badly"
+        )
     return Diagnostics(div, n, max_rhat, min_eb, min_et, bfmi, warn)
 
 
@@ -114,7 +120,9 @@ def report(fit: xr.DataTree, truth: dict[str, Any] | None = None, ci_prob: float
         f"{d.min_ess_bulk:.0f}/{d.min_ess_tail:.0f}   min BFMI: {d.min_bfmi:.2f}",
     ]
     if truth is not None and "covered" in tab:
-        lines.append(f"{int(tab['covered'].sum())} of {len(tab)} population parameters covered by their {ci_prob:.0%} interval")
+        lines.append(
+            f"{int(tab['covered'].sum())} of {len(tab)} population parameters covered by their {ci_prob:.0%} interval"
+        )
     lines += [f"WARNING: {w}" for w in d.warnings] or ["diagnostics: all fine"]
     notes = fit.attrs.get("notes")
     if notes:

@@ -115,12 +115,23 @@ def event_probs(xp: Any, s: Any, o: Any, f: Any, p: Mapping[str, Any], fatigue: 
     return EventProbs(*(_logistic(xp, x) for x in event_logits(xp, s, o, f, p, fatigue)))
 
 
+def reference_states(xp: Any, p: Mapping[str, Any]) -> tuple[Any, Any]:
+    """The population's median initial working models, ``tanh(s0_mu)`` and ``tanh(o0_mu)``.
+
+    Ratings are centred on them: otherwise a shift of every working model is absorbed by the
+    rating intercepts (posterior correlations near 0.9 between ``s0_mu``, ``c_A_mu`` and
+    ``m_A``), which NUTS samples badly.
+    """
+    return xp.tanh(p["s0_mu"]), xp.tanh(p["o0_mu"])
+
+
 def rating_means(xp: Any, s: Any, o: Any, ev: Events, p: Mapping[str, Any]) -> tuple[Any, Any]:
-    """Expected daily state anxiety and state avoidance (MODEL.md section 4)."""
-    anxiety = p["c_A"] - p["k_A"] * s + ev.threat * (p["tau_A"] - p["b_safe"] * ev.safe)
+    """Expected daily state anxiety and state avoidance (MODEL.md section 4, centred)."""
+    s_ref, o_ref = reference_states(xp, p)
+    anxiety = p["c_A"] - p["k_A"] * (s - s_ref) + ev.threat * (p["tau_A"] - p["b_safe"] * ev.safe)
     avoidance = (
         p["c_V"]
-        - p["k_V"] * o
+        - p["k_V"] * (o - o_ref)
         + ev.threat * (p["tau_V"] - p["b_soft"] * ev.soft)
         + p["b_backfire"] * ev.safe * xp.maximum(0.0, -o)
     )
@@ -128,5 +139,6 @@ def rating_means(xp: Any, s: Any, o: Any, ev: Events, p: Mapping[str, Any]) -> t
 
 
 def trait_means(xp: Any, s: Any, o: Any, p: Mapping[str, Any]) -> tuple[Any, Any]:
-    """Expected trait anxiety and avoidance questionnaire scores."""
-    return p["m_A"] - p["l_A"] * s, p["m_V"] - p["l_V"] * o
+    """Expected trait anxiety and avoidance questionnaire scores (centred like the ratings)."""
+    s_ref, o_ref = reference_states(xp, p)
+    return p["m_A"] - p["l_A"] * (s - s_ref), p["m_V"] - p["l_V"] * (o - o_ref)

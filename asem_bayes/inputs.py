@@ -133,10 +133,14 @@ def prepare_inputs(
         finite = x[~np.isnan(x)]
         if finite.size and (finite.min() < 0 or finite.max() > 1):
             bad = ~np.isnan(x) & ((x < 0) | (x > 1))
-            raise DataError(f"event {name!r} must lie in [0, 1]; found {x[bad][0]!r} at {_where(bad, D.PERSON_DAY_DIMS, data)}")
+            raise DataError(
+                f"event {name!r} must lie in [0, 1]; found {x[bad][0]!r} at {_where(bad, D.PERSON_DAY_DIMS, data)}"
+            )
         if joint and finite.size and not np.isin(finite, (0.0, 1.0)).all():
             bad = ~np.isnan(x) & ~np.isin(x, (0.0, 1.0))
-            raise DataError(f"joint mode scores events as 0/1; {name!r} has {x[bad][0]!r} at {_where(bad, D.PERSON_DAY_DIMS, data)}")
+            raise DataError(
+                f"joint mode scores events as 0/1; {name!r} has {x[bad][0]!r} at {_where(bad, D.PERSON_DAY_DIMS, data)}"
+            )
         nan = np.isnan(x)
         if nan.any():
             if missing_events == "error":

@@ -22,7 +22,7 @@ from asem_bayes.inputs import DataError, ModelInputs, prepare_inputs
 from asem_bayes.registry import get_variant
 from asem_bayes.schema import Variant
 
-__all__ = ["build_model", "CompiledModel", "fit", "SAMPLERS", "MODES", "LOO_UNITS", "default_mode"]
+__all__ = ["build_model", "point_from_params", "CompiledModel", "fit", "SAMPLERS", "MODES", "LOO_UNITS", "default_mode"]
 
 SAMPLERS = ("nutpie", "pymc", "numpyro", "blackjax")
 MODES = ("conditional", "joint")
@@ -57,6 +57,7 @@ def build_model(
     mode: str | None = None,
     missing_events: str = "error",
     trajectories: bool = True,
+    kernel: str = "numba",
 ) -> pm.Model:
     """Build the PyMC model of a variant for a study.
 
@@ -74,6 +75,10 @@ def build_model(
     trajectories : bool
         Keep the latent working-model trajectories as deterministics ``self_model`` and
         ``others_model`` (dims dyad, person, day).
+    kernel : {"numba", "scan"}
+        How the day loop is computed: the compiled delta-rule kernel with a hand-written
+        gradient (fast; nutpie and PyMC's sampler) or a PyTensor ``scan`` of
+        :func:`asem_bayes.dynamics.step` (required by the JAX samplers numpyro/blackjax).
 
     Returns
     -------
@@ -83,7 +88,11 @@ def build_model(
     """
     v = get_variant(variant)
     mode = _check_mode(v, mode)
-    inp = data if isinstance(data, ModelInputs) else prepare_inputs(data, joint=mode == "joint", missing_events=missing_events)
+    inp = (
+        data
+        if isinstance(data, ModelInputs)
+        else prepare_inputs(data, joint=mode == "joint", missing_events=missing_events)
+    )
     T = inp.n_days
     coords = {k: np.asarray(c) for k, c in inp.coords.items()}
     with pm.Model(coords=coords) as model:
@@ -96,7 +105,7 @@ def build_model(
         for pp in v.person_params:
             z = pm.Normal(f"{pp.name}_z", 0.0, 1.0, dims=D.PERSON_DIMS)
             p[pp.name] = pm.Deterministic(pp.name, pp.apply_link(pt, p[pp.mu] + p[pp.sd] * z), dims=D.PERSON_DIMS)
-        S, O, F = _scan_states(v, p, ev, T, need_fatigue=v.fatigue and mode == "joint")
+        S, O, F = _scan_states(v, p, ev, T, need_fatigue=v.fatigue and mode == "joint", kernel=kernel)
         if trajectories:
             pm.Deterministic("self_model", S.transpose(1, 2, 0), dims=D.PERSON_DAY_DIMS)
             pm.Deterministic("others_model", O.transpose(1, 2, 0), dims=D.PERSON_DAY_DIMS)
@@ -139,29 +148,93 @@ def build_model(
     return model
 
 
-def _scan_states(v: Variant, p: Mapping[str, Any], ev: Mapping[str, Any], T: int, need_fatigue: bool):
-    """States at the start of every day, ``(day, dyad, person)``, from one ``scan``."""
+def _scan_states(
+    v: Variant, p: Mapping[str, Any], ev: Mapping[str, Any], T: int, need_fatigue: bool, kernel: str = "numba"
+):
+    """States at the start of every day, ``(day, dyad, person)``.
+
+    ``kernel="numba"``: the compiled delta-rule loop with its hand-written adjoint
+    (:mod:`asem_bayes.kernels`); ``"scan"``: one PyTensor ``scan`` over
+    :func:`asem_bayes.dynamics.step` (needed by the JAX samplers). Both run the same recurrence.
+    """
     s0, o0 = p["s0"], p["o0"]
-    if not v.changes and not need_fatigue:
-        return pt.repeat(s0[None], T, axis=0), pt.repeat(o0[None], T, axis=0), None
-    names = sorted(k for k in p if k not in ("s0", "o0"))
+    F = _fatigue(ev, p["zeta"], T) if need_fatigue else None
+    if not v.changes:
+        return pt.repeat(s0[None], T, axis=0), pt.repeat(o0[None], T, axis=0), F
+    if kernel == "numba":
+        from asem_bayes.kernels import delta_rule_path
+
+        days = dynamics.Events(*(ev[k][:-1] for k in D.EVENTS))
+        pos_s, neg_s, pos_o, neg_o = v.evidence(pt, days, p)
+        # log rates are affine in the state: read theta off at 0 and psi as the slope
+        l0 = v.log_rates(pt, 0.0, 0.0, p)
+        l1 = v.log_rates(pt, 1.0, 1.0, p)
+        psi = [b - a for a, b in zip(l0, l1, strict=True)]
+        full = ev["threat"][:-1].shape
+        S = delta_rule_path(
+            s0, l0[0], l0[1], psi[0], psi[1], pt.broadcast_to(pos_s, full), pt.broadcast_to(neg_s, full)
+        )
+        O = delta_rule_path(
+            o0, l0[2], l0[3], psi[2], psi[3], pt.broadcast_to(pos_o, full), pt.broadcast_to(neg_o, full)
+        )
+        return S, O, F
+    if kernel != "scan":
+        raise ValueError(f"kernel must be 'numba' or 'scan', got {kernel!r}")
+    # Only the dynamics' parameters enter the loop: fewer non-sequences, a leaner gradient.
+    dyn = {q.name for q in v.params if q.group == "dynamics"} | {
+        q.name for q in v.person_params if q.group == "dynamics"
+    }
+    names = sorted(k for k in p if k in dyn)
     seqs = [ev[k][:-1] for k in D.EVENTS]
 
-    def inner(thr, sa, so, co, de, s, o, f, *vals):
+    def inner(thr, sa, so, co, de, s, o, *vals):
         q = dict(zip(names, vals, strict=True))
-        e = dynamics.Events(thr, sa, so, co, de)
-        s_new, o_new = dynamics.step(pt, v, s, o, e, q)
-        f_new = dynamics.fatigue_step(pt, f, sa, so, q["zeta"]) if need_fatigue else f
-        return s_new, o_new, f_new
+        return dynamics.step(pt, v, s, o, dynamics.Events(thr, sa, so, co, de), q)
 
-    f0 = pt.zeros_like(s0)
-    (S, O, F), _ = pytensor.scan(
-        inner, sequences=seqs, outputs_info=[s0, o0, f0], non_sequences=[p[k] for k in names], strict=False
+    S, O = pytensor.scan(
+        inner,
+        sequences=seqs,
+        outputs_info=[s0, o0],
+        non_sequences=[p[k] for k in names],
+        strict=False,
+        return_updates=False,
     )
-    S = pt.concatenate([s0[None], S], axis=0)
-    O = pt.concatenate([o0[None], O], axis=0)
-    F = pt.concatenate([f0[None], F], axis=0) if need_fatigue else None
-    return S, O, F
+    return pt.concatenate([s0[None], S], axis=0), pt.concatenate([o0[None], O], axis=0), F
+
+
+def _fatigue(ev: Mapping[str, Any], zeta: Any, T: int):
+    """Fatigue of each person as a giver, ``(day, dyad, person)``: the closed form of
+    :func:`asem_bayes.dynamics.fatigue_step` from ``F[0] = 0``,
+    ``F[t] = sum_{k<t} (1 - zeta)^(t-1-k) * given[k]`` (no loop: it depends on data and zeta only)."""
+    given = dynamics.partner(ev["safe"]) + dynamics.partner(ev["soft"])
+    t = np.arange(T)
+    lag = t[:, None] - 1 - t[None, :]
+    weights = pt.where(lag >= 0, (1.0 - zeta) ** np.maximum(lag, 0), 0.0)
+    return pt.tensordot(weights, given, axes=[[1], [0]])
+
+
+def point_from_params(model: pm.Model, variant: str | Variant, params: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """The model's value variables (transformed space) at given parameter values.
+
+    Person-level parameters are mapped back to their standardised ``*_z``; e.g. to evaluate
+    the log density at a simulation's true parameters: ``point_from_params(model, "asem",
+    true_params(study))``.
+    """
+    v = get_variant(variant)
+    values: dict[str, np.ndarray] = {k: np.asarray(params[k], dtype=float) for k in v.param_names}
+    for pp in v.person_params:
+        x = np.asarray(params[pp.name], dtype=float)
+        lin = np.arctanh(x) if pp.link == "tanh" else x
+        values[f"{pp.name}_z"] = (lin - values[pp.mu]) / values[pp.sd]
+    point = {}
+    for rv in model.free_RVs:
+        value_var = model.rvs_to_values[rv]
+        x = values[rv.name]
+        tr = model.rvs_to_transforms.get(rv)
+        if tr is not None:
+            x = tr.forward(pt.as_tensor(x), *rv.owner.inputs).eval()
+        point[value_var.name] = np.asarray(x, dtype=float)
+    return point
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,7 +309,12 @@ def _pointwise(inp: ModelInputs, v: Variant, p: Mapping[str, np.ndarray], mode: 
     def flat(x: np.ndarray) -> np.ndarray:  # (T, n, D, 2) -> (n, D*2*T)
         return np.broadcast_to(x, S.shape).transpose(1, 2, 3, 0).reshape(n, -1)
 
-    sig = {"state_anxiety": "sigma_A", "state_avoidance": "sigma_V", "trait_anxiety": "sigma_TA", "trait_avoidance": "sigma_TV"}
+    sig = {
+        "state_anxiety": "sigma_A",
+        "state_avoidance": "sigma_V",
+        "trait_anxiety": "sigma_TA",
+        "trait_avoidance": "sigma_TV",
+    }
     means = {"state_anxiety": mu_A, "state_avoidance": mu_V, "trait_anxiety": ta, "trait_avoidance": tv}
     out = {}
     for name, mu in means.items():
@@ -329,7 +407,10 @@ def posterior_predictive(
     coords = {**{k: inp.coords[k] for k in D.PERSON_DAY_DIMS}, D.WAVE: np.arange(W)}
     ds = xr.Dataset(
         {
-            k: (("chain", "draw", *(D.PERSON_DAY_DIMS if k in D.DAILY_RATINGS else D.PERSON_WAVE_DIMS)), x.reshape(nc, nd, *x.shape[1:]))
+            k: (
+                ("chain", "draw", *(D.PERSON_DAY_DIMS if k in D.DAILY_RATINGS else D.PERSON_WAVE_DIMS)),
+                x.reshape(nc, nd, *x.shape[1:]),
+            )
             for k, x in out.items()
             if k in inp.present_ratings
         },
@@ -394,7 +475,8 @@ class CompiledModel:
         self.trajectories = trajectories
         inp = self.prepare(data)
         self.design_key = inp.design_key
-        self.model = build_model(inp, self.variant, mode=self.mode, trajectories=trajectories)
+        kernel = "scan" if sampler in ("numpyro", "blackjax") else "numba"
+        self.model = build_model(inp, self.variant, mode=self.mode, trajectories=trajectories, kernel=kernel)
         self.compile_seconds = 0.0
         self._compiled = None
         if sampler == "nutpie":
@@ -450,7 +532,10 @@ class CompiledModel:
         if self.sampler == "nutpie":
             import nutpie
 
-            compiled = self._compiled.with_data(**arrays)
+            # The compiled density drops data containers it never reads (e.g. 'stable' never reads
+            # ev_confidence); nutpie refuses updates of those, so pass only the ones it knows.
+            known = {var.name for var in self._compiled.shared_var_keys}
+            compiled = self._compiled.with_data(**{k: x for k, x in arrays.items() if k in known})
             dt = nutpie.sample(
                 compiled,
                 draws=draws,
@@ -550,7 +635,9 @@ def fit(
         See :meth:`CompiledModel.fit`. Print :func:`asem_bayes.diagnostics.report` for the
         summary with diagnostics.
     """
-    cm = CompiledModel(data, variant, mode=mode, sampler=sampler, missing_events=missing_events, trajectories=trajectories)
+    cm = CompiledModel(
+        data, variant, mode=mode, sampler=sampler, missing_events=missing_events, trajectories=trajectories
+    )
     return cm.fit(
         data,
         draws=draws,

@@ -221,9 +221,7 @@ class Variant:
         known = set(self.param_names) | set(self.person_param_names)
         unknown = sorted(set(values) - known)
         if unknown:
-            raise SchemaError(
-                f"variant {self.name!r} has no parameter(s) {unknown}; known: {sorted(known)}"
-            )
+            raise SchemaError(f"variant {self.name!r} has no parameter(s) {unknown}; known: {sorted(known)}")
         for p in self.params:
             if p.name in values:
                 v = np.asarray(values[p.name], dtype=float)

@@ -287,9 +287,7 @@ def simulate(
         t_A = np.where(miss_w, np.nan, t_A)
         t_V = np.where(miss_w, np.nan, t_V)
         both_missed = missed.all(axis=2)
-        observed = {
-            name: np.where(both_missed if x.ndim == 2 else missed, np.nan, x) for name, x in ev_store.items()
-        }
+        observed = {name: np.where(both_missed if x.ndim == 2 else missed, np.nan, x) for name, x in ev_store.items()}
         for x in observed.values():
             x.flags.writeable = False
 

@@ -16,7 +16,11 @@ def log_rates(xp, s, o, p):
 
 
 params, person_params = assemble(
-    (*theta("theta_pos", "either model after positive evidence"), *theta("theta_neg", "either model after negative evidence"), *BUFFER)
+    (
+        *theta("theta_pos", "either model after positive evidence"),
+        *theta("theta_neg", "either model after negative evidence"),
+        *BUFFER,
+    )
 )
 
 VARIANT = Variant(

@@ -12,7 +12,9 @@ SUBCOMMANDS: tuple[str, ...] = ("variants", "simulate", "fit", "sbc", "recover",
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="asem", description="Bayesian modelling of the Attachment Security Enhancement Model")
+    parser = argparse.ArgumentParser(
+        prog="asem", description="Bayesian modelling of the Attachment Security Enhancement Model"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in SUBCOMMANDS:
         try:

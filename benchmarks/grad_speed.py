@@ -1,0 +1,44 @@
+"""Cost of one log-density + gradient evaluation of a variant's nutpie-compiled model.
+
+Prints CPU microseconds per evaluation and per person-day, the figure that decides sampling
+speed (NUTS spends nearly all its time here). Usage: ``python benchmarks/grad_speed.py [variant]
+[dyads] [days]``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+import asem_bayes as ab
+from asem_bayes.model import CompiledModel
+
+
+def main() -> None:
+    variant = sys.argv[1] if len(sys.argv) > 1 else "asem"
+    n_dyads = int(sys.argv[2]) if len(sys.argv) > 2 else 100
+    n_days = int(sys.argv[3]) if len(sys.argv) > 3 else 56
+    study = ab.simulate(variant, n_dyads, n_days, seed=1)
+    t0 = time.perf_counter()
+    cm = CompiledModel(study, variant, trajectories=False)
+    print(f"compile: {time.perf_counter() - t0:.1f} s wall")
+    fn = cm._compiled.logp_func
+    n_dim = cm._compiled.n_dim
+    x = np.random.default_rng(0).normal(0, 0.1, n_dim)
+    fn(x)
+    n = 200
+    c0 = time.process_time()
+    for _ in range(n):
+        fn(x)
+    cpu = (time.process_time() - c0) / n
+    pdays = n_dyads * 2 * n_days
+    print(
+        f"{variant} {n_dyads} dyads x {n_days} days: {cpu * 1e6:.0f} us CPU per logp+grad, "
+        f"{cpu * 1e9 / pdays:.0f} ns per person-day ({n_dim} parameters)"
+    )
+
+
+if __name__ == "__main__":
+    main()
