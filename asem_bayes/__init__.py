@@ -4,6 +4,7 @@ Simulate dyadic daily-diary studies from competing ASEM variants, fit them with 
 with SBC and compare variants with PSIS-LOO.
 """
 
+from asem_bayes.compare import compare as compare
 from asem_bayes.registry import get_variant, list_variants, register
 from asem_bayes.schema import Param, PersonParam, Prior, SchemaError, Variant
 from asem_bayes.simulate import Design, from_long, simulate, to_long, true_params

@@ -1,0 +1,170 @@
+"""Compare fitted variants by PSIS-LOO (ArviZ), refusing comparisons that are not like for like.
+
+Two fits can be compared only if their log-likelihoods score the same observations summed
+within the same leave-out units: same data, same mode (the joint mode also scores the events),
+same ``loo_unit``. :func:`compare` checks that, runs :func:`arviz_stats.compare`, and says in
+words where Pareto-smoothed importance sampling cannot be trusted.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+__all__ = ["compare", "ComparisonError", "loo_problems"]
+
+
+class ComparisonError(ValueError):
+    """The fits cannot be compared: their log-likelihoods are not of the same observations."""
+
+
+def _unit(tree: xr.DataTree, var_name: str) -> str:
+    unit = tree.attrs.get("loo_unit") or tree["log_likelihood"][var_name].attrs.get("unit") or "unknown"
+    return str(unit)
+
+
+def _check_comparable(fits: Mapping[str, xr.DataTree], var_name: str) -> None:
+    if len(fits) < 2:
+        raise ComparisonError(f"need at least two fits to compare, got {len(fits)}")
+    for name, tree in fits.items():
+        if not isinstance(tree, xr.DataTree):
+            raise ComparisonError(f"fit {name!r} is a {type(tree).__name__}, not an xarray.DataTree")
+        if "log_likelihood" not in tree.children or var_name not in tree["log_likelihood"]:
+            raise ComparisonError(
+                f"fit {name!r} has no log_likelihood/{var_name}: fit it with loo_unit set (e.g. loo_unit='person')"
+            )
+        if "posterior" not in tree.children:
+            raise ComparisonError(f"fit {name!r} has no posterior group")
+    items = list(fits.items())
+    ref_name, ref = items[0]
+    ref_unit, ref_mode = _unit(ref, var_name), ref.attrs.get("asem_mode")
+    ref_ll = ref["log_likelihood"][var_name]
+    for name, tree in items[1:]:
+        unit, mode = _unit(tree, var_name), tree.attrs.get("asem_mode")
+        if unit != ref_unit:
+            raise ComparisonError(
+                f"fits {ref_name!r} and {name!r} sum the log-likelihood over different leave-out units "
+                f"({ref_unit!r} and {unit!r}); refit with the same loo_unit"
+            )
+        if mode != ref_mode:
+            raise ComparisonError(
+                f"fit {ref_name!r} is in the {ref_mode} mode and {name!r} in the {mode} mode: the joint mode's "
+                "log-likelihood also scores the events, so the two score different observations; compare fits "
+                "of one mode"
+            )
+        ll = tree["log_likelihood"][var_name]
+        obs_ref = {d: ref_ll.sizes[d] for d in ref_ll.dims if d not in ("chain", "draw")}
+        obs = {d: ll.sizes[d] for d in ll.dims if d not in ("chain", "draw")}
+        if obs != obs_ref:
+            raise ComparisonError(
+                f"fits {ref_name!r} and {name!r} have log-likelihoods over different units: {obs_ref} and {obs}"
+            )
+        for d in obs:
+            if d in ref_ll.coords and d in ll.coords and not np.array_equal(ref_ll[d].values, ll[d].values):
+                raise ComparisonError(f"fits {ref_name!r} and {name!r} label the {d!r} units differently")
+        for group, what in (("observed_data", "observed ratings"), ("constant_data", "events")):
+            if group in ref.children and group in tree.children:
+                a, b = ref[group].to_dataset(), tree[group].to_dataset()
+                if set(a.data_vars) != set(b.data_vars) or not a.equals(b):
+                    raise ComparisonError(
+                        f"fits {ref_name!r} and {name!r} were fitted to different data ({what} in {group} differ)"
+                    )
+
+
+def loo_problems(name: str, elpd: Any, unit: str) -> list[str]:
+    """Pareto-k problems of one PSIS-LOO result, in words."""
+    if elpd.pareto_k is None:
+        return []
+    k = np.asarray(elpd.pareto_k.values, dtype=float).reshape(-1)
+    good = float(elpd.good_k)
+    bad = int(np.sum(k > good))
+    if not bad:
+        return []
+    fail = int(np.sum(k > 1.0))
+    msg = (
+        f"fit {name!r}: {bad} of {k.size} leave-out units ({unit}) have Pareto k above {good:.2f} "
+        f"(largest {np.nanmax(k):.2f}), so PSIS-LOO is unreliable for them"
+    )
+    if fail:
+        msg += f" and fails outright for {fail} (k > 1)"
+    msg += (
+        "; their elpd is probably overestimated, which favours this fit. Check with exact "
+        "refits leaving those units out (K-fold), or use a leave-out unit that removes less data at once "
+        "(e.g. person-week instead of person)."
+    )
+    return [msg]
+
+
+def compare(
+    fits: Mapping[str, xr.DataTree],
+    *,
+    method: str = "stacking",
+    var_name: str = "log_lik",
+) -> pd.DataFrame:
+    """Compare named fits by PSIS-LOO on :func:`arviz_stats.compare`.
+
+    Parameters
+    ----------
+    fits : mapping of str to xarray.DataTree
+        Fits from :func:`asem_bayes.model.fit` (or :meth:`CompiledModel.fit`) with a
+        ``log_likelihood`` group, all of the same data, mode and leave-out unit.
+    method : {"stacking", "bb-pseudo-bma", "pseudo-bma"}
+        How ArviZ computes the model weights.
+    var_name : str
+        The log-likelihood variable.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ArviZ's comparison table (best first: ``rank``, ``elpd``, ``elpd_diff``, ``dse``,
+        ``weight``, ...) with the columns ``n_units`` and ``k_bad`` (units with Pareto k above
+        ArviZ's threshold) added; ``attrs["problems"]`` lists Pareto-k problems in words (also
+        issued as one ``UserWarning``) and ``attrs["unit"]`` the leave-out unit.
+
+    Raises
+    ------
+    ComparisonError
+        When the fits' log-likelihoods do not score the same observations in the same units.
+    """
+    from arviz_stats import compare as az_compare
+    from arviz_stats import loo
+
+    fits = dict(fits)
+    _check_comparable(fits, var_name)
+    unit = _unit(next(iter(fits.values())), var_name)
+    loos, problems = {}, []
+    for name, tree in fits.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # restated below, in words, per fit
+            loos[name] = loo(tree, pointwise=True, var_name=var_name)
+        problems += loo_problems(name, loos[name], unit)
+    table = az_compare(loos, method=method)
+    table["n_units"] = [int(loos[n].n_data_points) for n in table.index]
+    table["k_bad"] = [int(np.sum(np.asarray(loos[n].pareto_k) > loos[n].good_k)) for n in table.index]
+    table.attrs["problems"] = problems
+    table.attrs["unit"] = unit
+    if problems:
+        warnings.warn("; ".join(problems), UserWarning, stacklevel=2)
+    return table
+
+
+def describe(table: pd.DataFrame) -> str:
+    """The comparison in a few sentences."""
+    best = table.index[0]
+    lines = [f"Best predictive fit by PSIS-LOO (leave-out unit: {table.attrs.get('unit', '?')}): {best!r}."]
+    for name in table.index[1:]:
+        diff, dse = float(table.loc[name, "elpd_diff"]), float(table.loc[name, "dse"])
+        if abs(diff) < 4:
+            how = "predicts about as well (|elpd_diff| < 4)"
+        elif dse > 0 and abs(diff) < 2 * dse:
+            how = f"is worse by {abs(diff):.1f} elpd, less than two standard errors ({dse:.1f})"
+        else:
+            how = f"is worse by {abs(diff):.1f} elpd (standard error {dse:.1f})"
+        lines.append(f"{name!r} {how}; stacking weight {float(table.loc[name, 'weight']):.2f}.")
+    lines += table.attrs.get("problems", [])
+    return "\n".join(lines)

@@ -1,0 +1,499 @@
+"""Parameter recovery and model recovery.
+
+- :func:`parameter_recovery`: truth against the posterior of one fit (mean, interval, coverage,
+  contraction, z-score).
+- :func:`run_model_recovery`: simulate from each variant, fit every candidate variant to each
+  dataset, compare the candidates by PSIS-LOO with a leave-out unit suited to time series
+  (the person, or the person-week), and tabulate how often each true variant is picked
+  (confusion matrix) and the mean stacking weights. Every fit is checkpointed to its own file,
+  so a killed run resumes where it stopped; it runs on a local process pool or on Dask.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from asem_bayes.registry import get_variant
+from asem_bayes.sbc.backends import informed_params
+from asem_bayes.sbc.runner import Store, execute, guarded, task_seeds, worker_cached
+
+__all__ = [
+    "parameter_recovery",
+    "prior_variances",
+    "run_model_recovery",
+    "load_recovery",
+    "RecoveryResult",
+    "DEFAULT_VARIANTS",
+]
+
+DEFAULT_VARIANTS: tuple[str, ...] = ("stable", "uniform", "asem", "buffer_enhances")
+
+
+def prior_variances(variant: str) -> dict[str, float]:
+    """Prior variance of each population parameter of a variant (Monte Carlo, fixed seed)."""
+    rng = np.random.default_rng(0)
+    return {p.name: float(np.var(p.prior.draw(rng, 100_000))) for p in get_variant(variant).params}
+
+
+def parameter_recovery(
+    fit: xr.DataTree | xr.Dataset,
+    truth: Mapping[str, Any] | xr.Dataset,
+    *,
+    prob: float = 0.9,
+    variant: str | None = None,
+    names: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Compare the posterior of the population parameters with their true values.
+
+    Parameters
+    ----------
+    fit : xarray.DataTree or Dataset
+        A fit (its ``posterior`` group) or a posterior Dataset with dims ``chain``, ``draw``.
+    truth : mapping or Dataset
+        True values, e.g. :func:`asem_bayes.true_params` of a simulated study.
+    prob : float
+        Central interval probability for coverage.
+    variant : str or None
+        Variant whose priors give the prior variance for contraction (default: the fit's
+        ``asem_variant`` attribute).
+    names : sequence of str or None
+        Parameters to report (default: every scalar parameter present in both).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per parameter: ``truth``, ``mean``, ``sd``, ``lower``, ``upper``, ``covered``,
+        ``z`` (= (mean - truth) / sd) and ``contraction`` (1 - posterior / prior variance).
+    """
+    post = fit.posterior.to_dataset() if isinstance(fit, xr.DataTree) else fit
+    if isinstance(truth, xr.Dataset):
+        truth = {k: truth[k].values for k in truth.data_vars}
+    if variant is None and isinstance(fit, xr.DataTree):
+        variant = fit.attrs.get("asem_variant")
+    prior_var = prior_variances(variant) if variant else {}
+    if names is None:
+        names = [n for n in post.data_vars if n in truth and np.ndim(truth[n]) == 0 and post[n].ndim == 2]
+    a = (1 - prob) / 2
+    rows = {}
+    for n in names:
+        x = post[n].values.reshape(-1)
+        t = float(np.asarray(truth[n]))
+        lo, hi = np.quantile(x, [a, 1 - a])
+        sd = float(np.std(x, ddof=1))
+        pv = prior_var.get(n, np.nan)
+        rows[n] = {
+            "truth": t,
+            "mean": float(x.mean()),
+            "sd": sd,
+            "lower": float(lo),
+            "upper": float(hi),
+            "covered": bool(lo <= t <= hi),
+            "z": (float(x.mean()) - t) / sd if sd > 0 else np.nan,
+            "contraction": 1.0 - sd**2 / pv if pv and np.isfinite(pv) else np.nan,
+        }
+    df = pd.DataFrame.from_dict(rows, orient="index")
+    df.index.name = "parameter"
+    df.attrs["prob"] = prob
+    return df
+
+
+# --------------------------------------------------------------------------------------------
+# model recovery
+
+
+@dataclass(frozen=True)
+class _Settings:
+    variants: tuple[str, ...]
+    candidates: tuple[str, ...]
+    n_dyads: int
+    n_days: int
+    params: str
+    mode: str
+    loo_unit: str
+    draws: int
+    tune: int
+    chains: int
+    target_accept: float
+    cores: int | None
+    seed: int
+
+    def config(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["variants"], d["candidates"] = list(self.variants), list(self.candidates)
+        return {"kind": "model_recovery", **d}
+
+
+@dataclass(frozen=True)
+class _RecJob:
+    root: str
+    settings: _Settings
+    true: str
+    rep: int
+    candidate: str
+
+
+def fit_key(true: str, rep: int, candidate: str) -> str:
+    return f"{true}__rep{rep:03d}__{candidate}"
+
+
+def _dataset(s: _Settings, true: str, rep: int) -> xr.Dataset:
+    from asem_bayes.simulate import simulate
+
+    (seed,) = task_seeds(s.seed, (s.variants.index(true), rep), 1)
+    return simulate(true, s.n_dyads, s.n_days, params=None if s.params == "reference" else "prior", seed=seed)
+
+
+def _recovery_task(job: _RecJob) -> dict[str, Any]:
+    def work() -> xr.DataTree:
+        from asem_bayes.model import CompiledModel
+        from asem_bayes.simulate import true_params
+
+        s = job.settings
+        data = _dataset(s, job.true, job.rep)
+        index = (s.variants.index(job.true), job.rep, 1000 + s.candidates.index(job.candidate))
+        (fit_seed,) = task_seeds(s.seed, index, 1)
+        key = ("recovery", job.candidate, s.mode, s.n_dyads, s.n_days)
+        cm = worker_cached(key, lambda: CompiledModel(data, job.candidate, mode=s.mode, trajectories=False))
+        tree = cm.fit(
+            data,
+            draws=s.draws,
+            tune=s.tune,
+            chains=s.chains,
+            cores=s.cores,
+            seed=fit_seed,
+            loo_unit=s.loo_unit,
+            target_accept=s.target_accept,
+        )
+        v = get_variant(job.candidate)
+        post = tree.posterior.to_dataset()[[n for n in v.param_names if n in tree.posterior]]
+        truth = true_params(data)
+        truth_ds = xr.Dataset({k: ((), float(x)) for k, x in truth.items() if np.ndim(x) == 0})
+        attrs = {
+            "true_variant": job.true,
+            "fit_variant": job.candidate,
+            "rep": job.rep,
+            "asem_variant": job.candidate,
+            "asem_mode": tree.attrs["asem_mode"],
+            "loo_unit": s.loo_unit,
+            "seed": fit_seed,
+            "sample_seconds": float(tree.attrs.get("sample_seconds", np.nan)),
+            "compile_seconds": float(cm.compile_seconds),
+        }
+        return xr.DataTree.from_dict(
+            {
+                "/": xr.Dataset(attrs=attrs),
+                "posterior": post,
+                "sample_stats": tree.sample_stats.to_dataset()[["diverging"]],
+                "log_likelihood": tree.log_likelihood.to_dataset(),
+                "truth": truth_ds,
+            }
+        )
+
+    return guarded(job.root, fit_key(job.true, job.rep, job.candidate), work)
+
+
+def _recovery_batch(jobs: list[_RecJob]) -> list[dict[str, Any]]:
+    """Fits of one candidate, one after the other: the worker compiles that candidate once."""
+    return [_recovery_task(j) for j in jobs]
+
+
+def _batches(jobs: list[_RecJob], workers: int) -> list[list[_RecJob]]:
+    """Group the fits by candidate, and split each group so that every worker has work.
+
+    A worker that ran fits of every candidate would compile every candidate's model; batching
+    by candidate makes the number of compilations about max(candidates, workers) instead of
+    candidates x workers. Each fit is still checkpointed on its own.
+    """
+    by_cand: dict[str, list[_RecJob]] = {}
+    for j in jobs:
+        by_cand.setdefault(j.candidate, []).append(j)
+    if not by_cand:
+        return []
+    pieces = max(1, -(-max(workers, 1) // len(by_cand)))  # ceil(workers / candidates)
+    out = []
+    for group in by_cand.values():
+        k = min(pieces, len(group))
+        out += [group[i::k] for i in range(k)]
+    return out
+
+
+def run_model_recovery(
+    out: str | Path,
+    *,
+    variants: Sequence[str] = DEFAULT_VARIANTS,
+    candidates: Sequence[str] | None = None,
+    reps: int = 10,
+    n_dyads: int = 100,
+    n_days: int = 56,
+    params: str = "reference",
+    mode: str = "conditional",
+    loo_unit: str = "person",
+    draws: int = 500,
+    tune: int = 500,
+    chains: int = 2,
+    target_accept: float = 0.8,
+    cores: int | None = None,
+    seed: int = 0,
+    workers: int = 1,
+    scheduler: str | None = None,
+    client: Any = None,
+    progress: bool = True,
+    retry_failed: bool = False,
+) -> RecoveryResult:
+    """Model recovery: simulate from each variant, fit every candidate, pick by PSIS-LOO.
+
+    Parameters
+    ----------
+    out : path
+        The run's directory (one file per fit; running again resumes).
+    variants : sequence of str
+        True variants to simulate from.
+    candidates : sequence of str or None
+        Variants fitted to every dataset (default: ``variants``).
+    reps : int
+        Datasets per true variant.
+    n_dyads, n_days : int
+        Study size.
+    params : {"reference", "prior"}
+        True parameters: the variants' reference values (person-level values drawn from the
+        population) or a fresh prior draw per dataset.
+    mode : {"conditional", "joint"}
+        Model mode of every fit (the same for all, so the log-likelihoods are comparable).
+    loo_unit : {"person", "person-week", "dyad", "person-day"}
+        Leave-out unit of PSIS-LOO; for diary time series leave out whole persons or
+        person-weeks, not single days.
+    draws, tune, chains, target_accept, cores
+        Sampler settings per fit.
+    seed : int
+        Run seed (datasets and fits derive their seeds from it and their indices).
+    workers, scheduler, client, progress
+        As in :func:`asem_bayes.sbc.run_sbc`.
+    retry_failed : bool
+        Refit fits whose earlier attempt failed.
+
+    Returns
+    -------
+    RecoveryResult
+    """
+    from asem_bayes.model import LOO_UNITS
+
+    variants = tuple(get_variant(v).name for v in variants)
+    candidates = variants if candidates is None else tuple(get_variant(v).name for v in candidates)
+    if params not in ("reference", "prior"):
+        raise ValueError(f"params must be 'reference' or 'prior', got {params!r}")
+    if loo_unit not in LOO_UNITS:
+        raise ValueError(f"loo_unit must be one of {LOO_UNITS}, got {loo_unit!r}")
+    if reps < 1:
+        raise ValueError(f"reps must be at least 1, got {reps}")
+    s = _Settings(variants, candidates, int(n_dyads), int(n_days), params, mode, loo_unit, int(draws), int(tune),
+                  int(chains), float(target_accept), cores, int(seed))
+    store = Store(out, s.config())
+    jobs = []
+    # Ordered by candidate: a worker compiles a candidate's model the first time it meets it.
+    for cand in candidates:
+        for true in variants:
+            for rep in range(reps):
+                k = fit_key(true, rep, cand)
+                if store.has_fit(k) or (store.has_error(k) and not retry_failed):
+                    continue
+                jobs.append(_RecJob(str(store.root), s, true, rep, cand))
+    t0 = time.perf_counter()
+    n_slots = workers if scheduler is None and client is None else 2 * len(candidates)
+    execute(_recovery_batch, _batches(jobs, n_slots), workers=workers, scheduler=scheduler, client=client,
+            progress=progress, desc="recovery fits", total=len(jobs))
+    res = load_recovery(out, reps=reps)
+    res.run_seconds = time.perf_counter() - t0
+    res.fitted_now = len(jobs)
+    return res
+
+
+def load_recovery(out: str | Path, reps: int | None = None) -> RecoveryResult:
+    """Summarise the stored fits of a model-recovery run (no refitting)."""
+    from asem_bayes.compare import compare
+
+    store = Store(out)
+    cfg = store.config
+    if cfg.get("kind") != "model_recovery":
+        raise ValueError(f"{out} is not a model-recovery run (kind {cfg.get('kind')!r})")
+    variants, candidates = tuple(cfg["variants"]), tuple(cfg["candidates"])
+    reps = int(reps) if reps is not None else 1 + max(
+        (int(k.split("__")[1][3:]) for k in store.keys()), default=-1
+    )
+    loo_rows, choice_rows, param_frames = [], [], []
+    for true in variants:
+        for rep in range(reps):
+            trees = {}
+            for cand in candidates:
+                k = fit_key(true, rep, cand)
+                if store.has_fit(k):
+                    trees[cand] = store.read_fit(k)
+            for cand, tree in trees.items():
+                if cand == true:
+                    # conditional fits: event-model parameters meet no likelihood (posterior = prior)
+                    names = [n for n in informed_params(cand, cfg["mode"]) if n in tree.posterior]
+                    pr = parameter_recovery(tree, tree["truth"].to_dataset(), variant=cand, names=names)
+                    param_frames.append(pr.assign(variant=true, rep=rep).reset_index())
+            if len(trees) < 2:
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                table = compare(trees)
+            for cand in trees:
+                loo_rows.append(
+                    {
+                        "true": true,
+                        "rep": rep,
+                        "candidate": cand,
+                        "elpd": float(table.loc[cand, "elpd"]),
+                        "se": float(table.loc[cand, "se"]),
+                        "elpd_diff": float(table.loc[cand, "elpd_diff"]),
+                        "dse": float(table.loc[cand, "dse"]),
+                        "weight": float(table.loc[cand, "weight"]),
+                        "k_bad": int(table.loc[cand, "k_bad"]),
+                        "n_units": int(table.loc[cand, "n_units"]),
+                        "divergences": int(trees[cand].sample_stats["diverging"].sum()),
+                        "sample_seconds": float(trees[cand].attrs.get("sample_seconds", np.nan)),
+                    }
+                )
+            choice_rows.append(
+                {"true": true, "rep": rep, "selected": str(table.index[0]), "complete": len(trees) == len(candidates),
+                 **{f"w_{c}": float(table.loc[c, "weight"]) if c in table.index else np.nan for c in candidates}}
+            )
+    failed = store.failed()
+    return RecoveryResult(
+        loo=pd.DataFrame(loo_rows),
+        choices=pd.DataFrame(choice_rows),
+        parameters=pd.concat(param_frames, ignore_index=True) if param_frames else pd.DataFrame(),
+        variants=variants,
+        candidates=candidates,
+        failed=failed,
+        config=dict(cfg),
+    )
+
+
+@dataclass
+class RecoveryResult:
+    """Results of :func:`run_model_recovery`.
+
+    Attributes
+    ----------
+    loo : DataFrame
+        One row per fit: ``true``, ``rep``, ``candidate``, ``elpd``, ``se``, ``elpd_diff``,
+        ``dse``, stacking ``weight``, ``k_bad`` (units with high Pareto k), ``divergences``.
+    choices : DataFrame
+        One row per dataset: the ``selected`` candidate (highest elpd) and the stacking weights
+        ``w_<candidate>``.
+    parameters : DataFrame
+        Parameter recovery of the true variant's own fit (see :func:`parameter_recovery`).
+    failed : dict
+        Fit key -> last line of its error.
+    """
+
+    loo: pd.DataFrame
+    choices: pd.DataFrame
+    parameters: pd.DataFrame
+    variants: tuple[str, ...]
+    candidates: tuple[str, ...]
+    failed: dict[str, str] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    run_seconds: float = float("nan")
+    fitted_now: int = 0
+
+    def confusion(self, normalize: bool = True) -> pd.DataFrame:
+        """Rows: true variant; columns: variant selected by PSIS-LOO (share of datasets, or counts)."""
+        ch = self.choices[self.choices["complete"]] if len(self.choices) else self.choices
+        counts = pd.crosstab(
+            pd.Categorical(ch["true"] if len(ch) else [], categories=self.variants),
+            pd.Categorical(ch["selected"] if len(ch) else [], categories=self.candidates),
+            dropna=False,
+        )
+        counts.index.name, counts.columns.name = "true", "selected"
+        if not normalize:
+            return counts
+        return counts.div(counts.sum(axis=1).replace(0, np.nan), axis=0)
+
+    def mean_weights(self) -> pd.DataFrame:
+        """Rows: true variant; columns: mean stacking weight of each candidate."""
+        ch = self.choices[self.choices["complete"]]
+        w = ch.groupby("true")[[f"w_{c}" for c in self.candidates]].mean()
+        w.columns = list(self.candidates)
+        return w.reindex(list(self.variants))
+
+    def coverage(self) -> pd.DataFrame:
+        """Per variant and parameter: share of intervals covering the truth, mean contraction, mean |z|."""
+        if self.parameters.empty:
+            return pd.DataFrame()
+        g = self.parameters.groupby(["variant", "parameter"])
+        return pd.DataFrame(
+            {"coverage": g["covered"].mean(), "contraction": g["contraction"].mean(), "mean_abs_z": g["z"].apply(
+                lambda z: float(np.mean(np.abs(z))))}
+        )
+
+    def summary(self) -> str:
+        conf = self.confusion()
+        lines = [
+            f"Model recovery: {len(self.choices)} datasets, {len(self.loo)} fits compared by PSIS-LOO "
+            f"(leave-out unit {self.config.get('loo_unit')}), {len(self.failed)} fits failed."
+        ]
+        for v in self.variants:
+            if v in conf.index and conf.loc[v].notna().all():
+                lines.append(f"data from {v!r}: picked {v!r} in {conf.loc[v, v]:.0%} of datasets"
+                             if v in conf.columns else f"data from {v!r}: not among the candidates")
+        if len(self.loo) and self.loo["k_bad"].sum():
+            n = int((self.loo["k_bad"] > 0).sum())
+            lines.append(
+                f"{n} of {len(self.loo)} fits had leave-out units with high Pareto k (PSIS-LOO unreliable there)."
+            )
+        for k, msg in sorted(self.failed.items()):
+            lines.append(f"{k} failed: {msg}")
+        return "\n".join(lines)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "confusion": self.confusion().round(3).to_dict(),
+                "mean_weights": self.mean_weights().round(3).to_dict(),
+                "failed": self.failed,
+            },
+            indent=2,
+        )
+
+    def plot_confusion(self, path: str | Path | None = None):
+        """Confusion matrix (share of datasets) next to the mean stacking weights."""
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), constrained_layout=True)
+        for ax, df, title in (
+            (axes[0], self.confusion(), "selected by PSIS-LOO (share)"),
+            (axes[1], self.mean_weights(), "mean stacking weight"),
+        ):
+            vals = df.to_numpy(dtype=float)
+            ax.imshow(np.nan_to_num(vals), vmin=0, vmax=1, cmap="Blues")
+            ax.set_xticks(range(df.shape[1]), df.columns, rotation=30, ha="right")
+            ax.set_yticks(range(df.shape[0]), df.index)
+            for i in range(df.shape[0]):
+                for j in range(df.shape[1]):
+                    if np.isfinite(vals[i, j]):
+                        ax.text(j, i, f"{vals[i, j]:.2f}", ha="center", va="center",
+                                color="white" if vals[i, j] > 0.6 else "black", fontsize=9)
+            ax.set_xlabel("candidate")
+            ax.set_ylabel("true variant")
+            ax.set_title(title)
+        n_per = self.choices.groupby("true").size().to_dict() if len(self.choices) else {}
+        fig.suptitle(
+            f"Model recovery ({self.config.get('n_dyads')} dyads x {self.config.get('n_days')} days, "
+            f"{max(n_per.values(), default=0)} datasets per variant, leave-out unit {self.config.get('loo_unit')})"
+        )
+        if path is not None:
+            fig.savefig(path, dpi=110)
+        return fig

@@ -1,0 +1,280 @@
+"""SBC backends: how a dataset is fitted (sampler settings), separate from how it was made.
+
+A backend is a picklable frozen dataclass with
+
+- ``spec()``: the settings that determine its output (stored with the run),
+- ``prepare(example_data)``: the expensive, once-per-process part (compiling the model),
+  returning a fitter whose ``fit(data, seed)`` gives ``(posterior, diagnostics)``: the
+  *thinned* posterior draws (dims ``chain``, ``draw``, ...) of everything the test quantities
+  need, and a Dataset of scalar sampler diagnostics,
+- ``quantities()``: the default test quantities,
+- ``n_ranks``: the number of thinned draws (ranks lie in ``0..n_ranks``).
+
+:class:`NutpieBackend` fits ASEM variants with :class:`asem_bayes.model.CompiledModel`;
+:class:`MockBackend` draws from the exact (or a deliberately wrong) posterior of the toy
+problem of :class:`~asem_bayes.sbc.datasets.NormalGenerator`, so the calibration machinery
+can be tested in milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from asem_bayes.registry import get_variant
+from asem_bayes.sbc.quantities import AsemLogLik, NormalLogLik, Parameters, TrajectoryChange
+
+__all__ = ["NutpieBackend", "MockBackend", "informed_params"]
+
+
+def informed_params(variant: str, mode: str) -> list[str]:
+    """Population parameters the data inform in a mode.
+
+    In the conditional mode the event-model parameters (group ``events``) do not enter the
+    likelihood, their posterior is their prior, and ranking them tests nothing.
+    """
+    v = get_variant(variant)
+    return [p.name for p in v.params if mode == "joint" or p.group != "events"]
+
+
+def _thin(post: xr.Dataset, thin: int) -> xr.Dataset:
+    post = post.isel(draw=slice(None, None, thin))
+    return post.assign_coords(draw=np.arange(post.sizes["draw"]), chain=np.arange(post.sizes["chain"]))
+
+
+@dataclass(frozen=True)
+class NutpieBackend:
+    """Fit an ASEM variant with :class:`asem_bayes.model.CompiledModel` (compiled once per process).
+
+    Parameters
+    ----------
+    variant : str
+        Variant to fit.
+    mode : {"conditional", "joint"} or None
+        Model mode (default: the variant's default mode).
+    sampler : str
+        NUTS implementation (see :data:`asem_bayes.model.SAMPLERS`).
+    draws, tune, chains : int
+        Sampler settings per fit.
+    thin : int
+        Keep every ``thin``-th draw for ranking: SBC ranks assume roughly independent draws.
+    target_accept : float
+        NUTS target acceptance.
+    cores : int or None
+        Threads per fit (default: one per chain).
+    missing_events : str
+        Missing-event policy of the model (see :func:`asem_bayes.inputs.prepare_inputs`).
+    compiled : CompiledModel or None
+        A model already compiled in this process for the same design (e.g. a test fixture);
+        only usable when the run executes inline (``workers=0``). Not part of :meth:`spec`.
+    """
+
+    variant: str = "asem"
+    mode: str | None = None
+    sampler: str = "nutpie"
+    draws: int = 500
+    tune: int = 500
+    chains: int = 2
+    thin: int = 10
+    target_accept: float = 0.8
+    cores: int | None = None
+    missing_events: str = "error"
+    compiled: Any = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        from asem_bayes.model import MODES, default_mode
+
+        v = get_variant(self.variant)
+        mode = self.mode or default_mode(v)
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if v.fatigue and mode != "joint":
+            raise ValueError(f"variant {v.name!r} needs mode='joint' (fatigue lives in the event model)")
+        object.__setattr__(self, "variant", v.name)
+        object.__setattr__(self, "mode", mode)
+        for name in ("draws", "chains", "thin"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.compiled is not None:
+            c = self.compiled
+            if c.variant.name != v.name or c.mode != self.mode or c.sampler != self.sampler:
+                raise ValueError(
+                    f"the compiled model is {c.variant.name!r}/{c.mode}/{c.sampler}, the backend asks for "
+                    f"{v.name!r}/{self.mode}/{self.sampler}"
+                )
+
+    @property
+    def n_ranks(self) -> int:
+        return self.chains * math.ceil(self.draws / self.thin)
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "class": type(self).__name__,
+            **{k: getattr(self, k) for k in ("variant", "mode", "sampler", "draws", "tune", "chains", "thin")},
+            "target_accept": self.target_accept,
+            "cores": self.cores,
+            "missing_events": self.missing_events,
+        }
+
+    def cache_key(self) -> str:
+        return json.dumps(self.spec(), sort_keys=True)
+
+    def quantities(self) -> list[Any]:
+        qs: list[Any] = [
+            Parameters(informed_params(self.variant, self.mode)),
+            AsemLogLik(self.variant, self.mode, self.missing_events),
+        ]
+        if get_variant(self.variant).changes:
+            qs.append(TrajectoryChange(self.variant, self.missing_events))
+        return qs
+
+    def prepare(self, example: xr.Dataset) -> _NutpieFitter:
+        from asem_bayes.model import CompiledModel
+
+        if self.compiled is not None:
+            return _NutpieFitter(self, self.compiled)
+        cm = CompiledModel(
+            example,
+            self.variant,
+            mode=self.mode,
+            sampler=self.sampler,
+            missing_events=self.missing_events,
+            trajectories=False,  # SBC recomputes trajectories from the stored person parameters
+        )
+        return _NutpieFitter(self, cm)
+
+
+class _NutpieFitter:
+    def __init__(self, backend: NutpieBackend, cm: Any) -> None:
+        self.backend = backend
+        self.cm = cm
+
+    def fit(self, data: xr.Dataset, seed: int) -> tuple[xr.Dataset, xr.Dataset]:
+        from asem_bayes.diagnostics import diagnose
+
+        b = self.backend
+        v = get_variant(b.variant)
+        t0 = time.perf_counter()
+        tree = self.cm.fit(
+            data,
+            draws=b.draws,
+            tune=b.tune,
+            chains=b.chains,
+            cores=b.cores,
+            seed=seed,
+            loo_unit=None,
+            target_accept=b.target_accept,
+        )
+        seconds = time.perf_counter() - t0
+        informed = informed_params(b.variant, b.mode)
+        diag = diagnose(tree, var_names=informed)
+        keep = [n for n in v.param_names + v.person_param_names if n in tree.posterior]
+        post = _thin(tree.posterior.to_dataset()[keep], b.thin)
+        diagnostics = xr.Dataset(
+            {
+                "divergences": diag.divergences,
+                "max_rhat": diag.max_rhat,
+                "min_ess_bulk": diag.min_ess_bulk,
+                "min_ess_tail": diag.min_ess_tail,
+                "fit_seconds": seconds,
+                "compile_seconds": float(self.cm.compile_seconds),
+            }
+        )
+        return post, diagnostics
+
+
+@dataclass(frozen=True)
+class MockBackend:
+    """Draw from the posterior of the toy problem of :class:`~asem_bayes.sbc.datasets.NormalGenerator`.
+
+    With the defaults the draws come from the exact posterior (Normal prior N(0, 1), Normal
+    likelihood with unit noise: conjugate), so SBC ranks are exactly uniform. Two deliberate
+    miscalibrations go through the same code:
+
+    - ``sd_scale < 1``: the posterior is too narrow (overconfident);
+    - ``use_likelihood=False``: the likelihood is left out, the "posterior" is the prior. The
+      parameters' ranks stay exactly uniform (a parameter-only SBC passes), only the
+      log-likelihood test quantity exposes it.
+
+    Parameters
+    ----------
+    params : tuple of str
+        As in the generator.
+    draws, chains, thin : int
+        Draws per chain, chains, thinning (iid draws: thinning only changes how many are ranked).
+    sd_scale : float
+        Multiplies the posterior standard deviation.
+    use_likelihood : bool
+        Condition on the data or not.
+    delay : float
+        Seconds to sleep per fit, so a test can interrupt a run in the middle (test hook, not
+        part of :meth:`spec`).
+    fail_on : tuple of int
+        Simulation indices whose fit raises ``RuntimeError`` (test hook, not part of :meth:`spec`).
+    interrupt_on : tuple of int
+        Simulation indices whose fit raises ``KeyboardInterrupt``, stopping the whole run like
+        Ctrl-C would (test hook, not part of :meth:`spec`).
+    """
+
+    params: tuple[str, ...] = ("mu", "nu")
+    draws: int = 99
+    chains: int = 1
+    thin: int = 1
+    sd_scale: float = 1.0
+    use_likelihood: bool = True
+    delay: float = field(default=0.0, compare=False)
+    fail_on: tuple[int, ...] = field(default=(), compare=False)
+    interrupt_on: tuple[int, ...] = field(default=(), compare=False)
+
+    @property
+    def n_ranks(self) -> int:
+        return self.chains * math.ceil(self.draws / self.thin)
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "class": type(self).__name__,
+            "params": list(self.params),
+            "draws": self.draws,
+            "chains": self.chains,
+            "thin": self.thin,
+            "sd_scale": self.sd_scale,
+            "use_likelihood": self.use_likelihood,
+        }
+
+    def cache_key(self) -> str:
+        # The test hooks are not part of the spec but change behaviour: keep them in the key.
+        return json.dumps({**self.spec(), "hooks": [self.delay, list(self.fail_on), list(self.interrupt_on)]})
+
+    def quantities(self) -> list[Any]:
+        return [Parameters(self.params), NormalLogLik(self.params)]
+
+    def prepare(self, example: xr.Dataset) -> MockBackend:
+        return self
+
+    def fit(self, data: xr.Dataset, seed: int) -> tuple[xr.Dataset, xr.Dataset]:
+        sim = int(data.attrs.get("asem_sim", -1))
+        if self.delay:
+            time.sleep(self.delay)
+        if sim in self.interrupt_on:
+            raise KeyboardInterrupt(f"injected interrupt at simulation {sim}")
+        if sim in self.fail_on:
+            raise RuntimeError(f"injected failure at simulation {sim}")
+        rng = np.random.default_rng(seed)
+        post = {}
+        for p in self.params:
+            y = data[f"y_{p}"].values
+            if self.use_likelihood:
+                prec = 1.0 + y.size  # prior precision 1 + n observations of unit precision
+                mean, sd = y.sum() / prec, 1.0 / np.sqrt(prec)
+            else:
+                mean, sd = 0.0, 1.0
+            post[p] = (("chain", "draw"), rng.normal(mean, sd * self.sd_scale, (self.chains, self.draws)))
+        ds = xr.Dataset(post, coords={"chain": np.arange(self.chains), "draw": np.arange(self.draws)})
+        diag = xr.Dataset({"divergences": 0, "max_rhat": 1.0, "min_ess_bulk": float(self.chains * self.draws)})
+        return _thin(ds, self.thin), diag

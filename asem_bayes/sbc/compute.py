@@ -1,0 +1,398 @@
+"""SBC compute: run the fits (resumable, parallel), rank the truth, collect the results.
+
+The run writes one file per simulation (``fits/sim_00012.nc``: groups ``truth``, ``data``,
+``posterior`` with the thinned draws, ``diagnostics``). Ranks are computed from these files,
+so new test quantities can be ranked later without refitting (:func:`load_sbc`).
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from asem_bayes.sbc.backends import MockBackend, NutpieBackend
+from asem_bayes.sbc.datasets import AsemGenerator, NormalGenerator
+from asem_bayes.sbc.quantities import SAMPLE
+from asem_bayes.sbc.runner import Store, execute, guarded, task_seeds, worker_cached
+from asem_bayes.sbc.stats import uniformity_test
+
+__all__ = ["run_sbc", "load_sbc", "rank_fit", "SBCResult", "sim_key", "GENERATORS", "BACKENDS", "from_spec"]
+
+GENERATORS: dict[str, type] = {"AsemGenerator": AsemGenerator, "NormalGenerator": NormalGenerator}
+BACKENDS: dict[str, type] = {"NutpieBackend": NutpieBackend, "MockBackend": MockBackend}
+
+
+def sim_key(i: int) -> str:
+    return f"sim_{int(i):05d}"
+
+
+def from_spec(spec: Mapping[str, Any], registry: Mapping[str, type]) -> Any:
+    """Rebuild a generator or backend from its stored :meth:`spec`."""
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in spec.items() if k != "class"}
+    try:
+        cls = registry[spec["class"]]
+    except KeyError:
+        raise ValueError(f"unknown class {spec.get('class')!r} in the stored run; known: {sorted(registry)}") from None
+    return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class _Job:
+    root: str
+    index: int
+    seed: int
+    generator: Any
+    backend: Any
+
+
+def _design_signature(data: xr.Dataset) -> tuple:
+    return (tuple(sorted((str(k), v.dims, v.shape) for k, v in data.data_vars.items())), data.attrs.get("likert", 0))
+
+
+def _fitter(backend: Any, data: xr.Dataset) -> Any:
+    if getattr(backend, "compiled", None) is not None:
+        return backend.prepare(data)
+    return worker_cached((backend.cache_key(), _design_signature(data)), lambda: backend.prepare(data))
+
+
+def _sbc_task(job: _Job) -> dict[str, Any]:
+    def work() -> xr.DataTree:
+        s_data, s_fit, s_rank = task_seeds(job.seed, (job.index,), 3)
+        truth, data = job.generator.generate(s_data)
+        data.attrs["asem_sim"] = job.index
+        post, diag = _fitter(job.backend, data).fit(data, s_fit)
+        root = xr.Dataset(
+            attrs={
+                "sim": job.index,
+                "run_seed": int(job.seed),
+                "seed_data": s_data,
+                "seed_fit": s_fit,
+                "seed_rank": s_rank,
+            }
+        )
+        return xr.DataTree.from_dict({"/": root, "truth": truth, "data": data, "posterior": post, "diagnostics": diag})
+
+    return guarded(job.root, sim_key(job.index), work)
+
+
+def run_sbc(
+    generator: Any,
+    backend: Any,
+    n_sims: int,
+    out: str | Path,
+    *,
+    seed: int = 0,
+    workers: int = 1,
+    scheduler: str | None = None,
+    client: Any = None,
+    progress: bool = True,
+    retry_failed: bool = False,
+    quantities: Sequence[Any] | None = None,
+) -> SBCResult:
+    """Simulation-based calibration: prior draw -> simulate -> fit -> rank, for ``n_sims`` simulations.
+
+    Parameters
+    ----------
+    generator : AsemGenerator or NormalGenerator
+        Makes ``(truth, data)`` from a seed.
+    backend : NutpieBackend or MockBackend
+        Fits a dataset and returns the thinned draws.
+    n_sims : int
+        Number of simulations (a finished run can be extended by asking for more).
+    out : path
+        The run's directory. Finished fits are kept there; running again with the same
+        settings resumes, computing only what is missing.
+    seed : int
+        Run seed; simulation ``i`` uses seeds derived from ``(seed, i)`` only.
+    workers : int
+        Local worker processes (each compiles the model once); 0 runs inline.
+    scheduler, client
+        Run on a Dask distributed cluster instead (address or ``distributed.Client``).
+    progress : bool
+        Progress bar.
+    retry_failed : bool
+        Refit simulations whose earlier attempt failed (by default their error is kept).
+    quantities : sequence or None
+        Test quantities to rank (default: ``backend.quantities()``).
+
+    Returns
+    -------
+    SBCResult
+    """
+    if n_sims < 1:
+        raise ValueError(f"n_sims must be at least 1, got {n_sims}")
+    if getattr(backend, "compiled", None) is not None and (workers > 0 or scheduler is not None or client is not None):
+        raise ValueError("a backend holding a model compiled in this process can only run inline (workers=0)")
+    config = {"kind": "sbc", "generator": generator.spec(), "backend": backend.spec(), "seed": int(seed)}
+    store = Store(out, config)
+    pending = [
+        i
+        for i in range(n_sims)
+        if not store.has_fit(sim_key(i)) and (retry_failed or not store.has_error(sim_key(i)))
+    ]
+    jobs = [_Job(str(store.root), i, int(seed), generator, backend) for i in pending]
+    t0 = time.perf_counter()
+    execute(_sbc_task, jobs, workers=workers, scheduler=scheduler, client=client, progress=progress, desc="SBC fits")
+    res = load_sbc(out, quantities=quantities, sims=range(n_sims), backend=backend)
+    res.run_seconds = time.perf_counter() - t0
+    res.fitted_now = len(jobs)
+    return res
+
+
+def _stack(post: xr.Dataset) -> xr.Dataset:
+    """``(chain, draw, ...)`` -> ``(sample, ...)`` with a plain integer index."""
+    n = post.sizes["chain"] * post.sizes["draw"]
+    out = {}
+    for name, da in post.data_vars.items():
+        rest = [d for d in da.dims if d not in ("chain", "draw")]
+        vals = da.transpose("chain", "draw", *rest).values.reshape(n, *[da.sizes[d] for d in rest])
+        out[name] = ((SAMPLE, *rest), vals)
+    coords = {d: post[d].values for d in post.dims if d not in ("chain", "draw") and d in post.coords}
+    return xr.Dataset(out, coords={SAMPLE: np.arange(n), **coords})
+
+
+def _rank(values: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
+    """Rank of ``values[0]`` (the truth) among ``values[1:]`` and its randomised PIT.
+
+    Ties are broken uniformly at random, and the PIT spreads each rank uniformly over its
+    ``1/(L+1)`` interval, so under calibration the PIT is exactly Uniform(0, 1).
+    """
+    truth, draws = values[0], values[1:]
+    if not np.isfinite(truth) or not np.all(np.isfinite(draws)):
+        return np.nan, np.nan
+    less = int(np.sum(draws < truth))
+    ties = int(np.sum(draws == truth))
+    rank = less + (int(rng.integers(0, ties + 1)) if ties else 0)
+    return float(rank), (rank + rng.random()) / (draws.size + 1)
+
+
+def rank_fit(tree: xr.DataTree, quantities: Sequence[Any]) -> dict[str, dict[str, float]]:
+    """Ranks of the truth for one stored fit: ``{quantity: {rank, pit, truth, mean, sd}}``."""
+    truth = tree["truth"].to_dataset()
+    data = tree["data"].to_dataset()
+    draws = _stack(tree["posterior"].to_dataset())
+    names = [n for n in draws.data_vars if n in truth]
+    t = truth[names].expand_dims({SAMPLE: [-1]})
+    t = t.transpose(SAMPLE, *[d for d in t.dims if d != SAMPLE])
+    both = xr.concat([t, draws[names]], dim=SAMPLE, coords="minimal", compat="override", join="override")
+    seed = int(tree.attrs["seed_rank"])
+    out: dict[str, dict[str, float]] = {}
+    for q in quantities:
+        vals = q(both, data)
+        for name in q.names:
+            v = np.asarray(vals[name], dtype=float).reshape(-1)
+            rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+            rank, pit = _rank(v, rng)
+            out[name] = {
+                "rank": rank,
+                "pit": pit,
+                "truth": v[0],
+                "mean": float(np.mean(v[1:])),
+                "sd": float(np.std(v[1:], ddof=1)),
+            }
+    return out
+
+
+def load_sbc(
+    out: str | Path,
+    quantities: Sequence[Any] | None = None,
+    sims: Sequence[int] | range | None = None,
+    backend: Any = None,
+) -> SBCResult:
+    """Rank the stored fits of a run, without refitting anything.
+
+    Parameters
+    ----------
+    out : path
+        Directory of a run of :func:`run_sbc`.
+    quantities : sequence or None
+        Test quantities (default: those of the run's backend). Pass new ones to re-rank.
+    sims : sequence of int or None
+        Which simulations (default: every finished one).
+    backend : optional
+        The run's backend (rebuilt from the stored settings when omitted).
+    """
+    store = Store(out)
+    if store.config.get("kind") != "sbc":
+        raise ValueError(f"{out} is not an SBC run (kind {store.config.get('kind')!r})")
+    if backend is None:
+        backend = from_spec(store.config["backend"], BACKENDS)
+    quantities = list(quantities) if quantities is not None else backend.quantities()
+    keys = store.keys() if sims is None else [sim_key(i) for i in sims if store.has_fit(sim_key(i))]
+    failed = {int(k.split("_")[1]): msg for k, msg in store.failed().items()}
+    if sims is not None:
+        wanted = set(int(i) for i in sims)
+        failed = {k: v for k, v in failed.items() if k in wanted}
+    rows, diags, idx = [], [], []
+    n_ranks = None
+    for key in keys:
+        tree = store.read_fit(key)
+        rows.append(rank_fit(tree, quantities))
+        diags.append(tree["diagnostics"].to_dataset())
+        idx.append(int(tree.attrs["sim"]))
+        n_ranks = tree["posterior"].sizes["chain"] * tree["posterior"].sizes["draw"]
+    names = [n for q in quantities for n in q.names]
+    kinds = [getattr(q, "kind", "derived") for q in quantities for _ in q.names]
+    table = xr.Dataset(
+        {
+            f: (("sim", "quantity"), np.array([[r[n][f] for n in names] for r in rows]).reshape(len(rows), len(names)))
+            for f in ("rank", "pit", "truth", "mean", "sd")
+        },
+        coords={"sim": np.asarray(idx, dtype=int), "quantity": names, "kind": ("quantity", kinds)},
+        attrs={"n_ranks": int(n_ranks or 0)},
+    )
+    diagnostics = xr.concat(diags, dim="sim").assign_coords(sim=np.asarray(idx, dtype=int)) if diags else xr.Dataset()
+    try:
+        prior_var = from_spec(store.config["generator"], GENERATORS).prior_var()
+    except (AttributeError, ValueError, KeyError):
+        prior_var = None
+    return SBCResult(
+        table=table,
+        diagnostics=diagnostics,
+        failed=failed,
+        config=dict(store.config),
+        root=str(store.root),
+        prior_var=prior_var,
+    )
+
+
+@dataclass
+class SBCResult:
+    """Ranks and summaries of an SBC run.
+
+    Attributes
+    ----------
+    table : xarray.Dataset
+        Dims ``sim`` x ``quantity``: ``rank`` (0..``n_ranks``), ``pit`` (randomised, in (0, 1)),
+        ``truth``, posterior ``mean`` and ``sd`` of each quantity; coord ``kind``
+        (``parameter`` or ``derived``); ``attrs["n_ranks"]``.
+    diagnostics : xarray.Dataset
+        Per simulation sampler diagnostics (divergences, R-hat, ESS, seconds).
+    failed : dict
+        Simulation index -> last line of its error.
+    """
+
+    table: xr.Dataset
+    diagnostics: xr.Dataset
+    failed: dict[int, str] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    root: str = ""
+    prior_var: dict[str, float] | None = None
+    run_seconds: float = float("nan")
+    fitted_now: int = 0
+
+    @property
+    def ranks(self) -> xr.DataArray:
+        """Ranks, dims ``sim`` x ``quantity``."""
+        return self.table["rank"]
+
+    @property
+    def n_sims(self) -> int:
+        return int(self.table.sizes["sim"])
+
+    @property
+    def n_ranks(self) -> int:
+        return int(self.table.attrs["n_ranks"])
+
+    def zscores(self) -> xr.DataArray:
+        """``(posterior mean - truth) / posterior sd`` of each parameter."""
+        p = self.table.where(self.table["kind"] == "parameter", drop=True)
+        return (p["mean"] - p["truth"]) / p["sd"]
+
+    def contraction(self) -> xr.DataArray:
+        """``1 - posterior variance / prior variance`` of each parameter.
+
+        The prior variance comes from the generator (``prior_var``) where it has one, else it
+        is the variance of the true values over the simulations (they are prior draws).
+        """
+        p = self.table.where(self.table["kind"] == "parameter", drop=True)
+        prior_var = p["truth"].var("sim", ddof=1)
+        known = self.prior_var or {}
+        prior_var = xr.DataArray(
+            [known.get(str(q), float(v)) for q, v in zip(p["quantity"].values, prior_var.values, strict=True)],
+            dims="quantity",
+            coords={"quantity": p["quantity"].values},
+        )
+        return 1.0 - p["sd"] ** 2 / prior_var
+
+    def uniformity(self, prob: float = 0.95, n_simulations: int = 1000) -> pd.DataFrame:
+        """Per quantity: gamma statistic, its critical value at ``prob``, whether the ECDF stays
+        inside the simultaneous band, and ArviZ's ``pot_c`` p-value."""
+        rows = {}
+        for q in self.table["quantity"].values:
+            rows[str(q)] = {"kind": str(self.table["kind"].sel(quantity=q).values)}
+            rows[str(q)].update(uniformity_test(self.table["pit"].sel(quantity=q).values, prob, n_simulations))
+        return pd.DataFrame.from_dict(rows, orient="index")
+
+    def passed(self, prob: float = 0.95) -> bool:
+        """Whether every quantity's ECDF stays inside its simultaneous ``prob`` band."""
+        return bool(self.uniformity(prob)["uniform"].all())
+
+    def pit_tree(self) -> xr.DataTree:
+        """PIT values as a DataTree (group ``sbc``, one variable per quantity, dim ``sim``) for ArviZ."""
+        pit = self.table["pit"]
+        ds = xr.Dataset({str(q): pit.sel(quantity=q, drop=True) for q in pit["quantity"].values})
+        return xr.DataTree.from_dict({"sbc": ds.drop_vars("kind", errors="ignore")})
+
+    def to_datatree(self) -> xr.DataTree:
+        """Everything as one DataTree (groups ``sbc``, ``diagnostics``)."""
+        import json
+
+        table = self.table.copy()
+        table.attrs = {"n_ranks": self.n_ranks, "config": json.dumps(self.config), "failed": json.dumps(self.failed)}
+        return xr.DataTree.from_dict({"sbc": table, "diagnostics": self.diagnostics})
+
+    def summary(self, prob: float = 0.95) -> str:
+        """A short report in words."""
+        uni = self.uniformity(prob)
+        bad = uni.index[~uni["uniform"]].tolist()
+        lines = [
+            f"SBC: {self.n_sims} simulations ranked ({len(self.failed)} failed), {self.n_ranks} thinned draws each, "
+            f"{len(uni)} quantities.",
+            (
+                f"All quantities inside the simultaneous {prob:.0%} ECDF bands."
+                if not bad
+                else f"Outside the simultaneous {prob:.0%} ECDF band: {', '.join(bad)}."
+            ),
+        ]
+        if "divergences" in self.diagnostics:
+            nd = int((self.diagnostics["divergences"] > 0).sum())
+            if nd:
+                lines.append(f"{nd} of {self.n_sims} fits had divergent transitions.")
+        if "max_rhat" in self.diagnostics:
+            nr = int((self.diagnostics["max_rhat"] > 1.01).sum())
+            if nr:
+                lines.append(f"{nr} of {self.n_sims} fits had a population R-hat above 1.01.")
+        by_msg: dict[str, list[int]] = {}
+        for i, msg in sorted(self.failed.items()):
+            by_msg.setdefault(msg, []).append(i)
+        for msg, sims in by_msg.items():
+            shown = ", ".join(map(str, sims[:10])) + (", ..." if len(sims) > 10 else "")
+            lines.append(f"{len(sims)} simulation(s) failed ({shown}): {msg}")
+        return "\n".join(lines)
+
+    # plots live in asem_bayes.sbc.plots; thin wrappers for convenience
+    def plot_ecdf(self, path: str | Path | None = None, prob: float = 0.95, quantities: Sequence[str] | None = None):
+        from asem_bayes.sbc.plots import plot_ecdf_diff
+
+        return plot_ecdf_diff(self, path, prob=prob, quantities=quantities)
+
+    def plot_ranks(
+        self, path: str | Path | None = None, bins: int | None = None, quantities: Sequence[str] | None = None
+    ):
+        from asem_bayes.sbc.plots import plot_rank_hist
+
+        return plot_rank_hist(self, path, bins=bins, quantities=quantities)
+
+    def plot_zscores(self, path: str | Path | None = None):
+        from asem_bayes.sbc.plots import plot_z_contraction
+
+        return plot_z_contraction(self, path)

@@ -1,0 +1,102 @@
+"""Parameter recovery and model recovery."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import asem_bayes as ab
+from asem_bayes.recovery import RecoveryResult, load_recovery, parameter_recovery, run_model_recovery
+
+
+@pytest.fixture(scope="module")
+def small_fit(compiled_asem, small_study):
+    return compiled_asem.fit(small_study, draws=150, tune=200, chains=2, seed=5, loo_unit=None)
+
+
+def test_parameter_recovery_table(small_fit, small_study):
+    truth = ab.true_params(small_study)
+    df = parameter_recovery(small_fit, truth, prob=0.9)
+    v = ab.get_variant("asem")
+    assert set(df.index) == set(v.param_names)
+    assert {"truth", "mean", "sd", "lower", "upper", "covered", "z", "contraction"} <= set(df.columns)
+    assert (df["lower"] <= df["upper"]).all()
+    # Observation-model parameters are well identified even in this tiny study: they contract.
+    assert df.loc[["sigma_A", "sigma_V"], "contraction"].min() > 0.5
+    # A short fit of 12 dyads: most 90% intervals should still cover the truth (loose bound, so
+    # that only a broken pipeline fails it; the broken control below must fail it).
+    assert df["covered"].mean() > 0.6, df
+
+
+def test_parameter_recovery_detects_wrong_truth(small_fit, small_study):
+    truth = ab.true_params(small_study)
+    df0 = parameter_recovery(small_fit, truth)
+    shifted = {k: (float(x) + 10 * df0.loc[k, "sd"] if k in df0.index else x) for k, x in truth.items()}
+    df = parameter_recovery(small_fit, shifted)
+    assert not df["covered"].any()
+    assert (df["z"] < -5).all()
+
+
+def _fake_result() -> RecoveryResult:
+    rows = []
+    for true, picks in (("stable", ["stable", "stable", "asem", "stable"]), ("asem", ["asem", "asem", "asem", "asem"])):
+        for rep, sel in enumerate(picks):
+            rows.append({"true": true, "rep": rep, "selected": sel, "complete": True,
+                         "w_stable": 0.9 if sel == "stable" else 0.1, "w_asem": 0.1 if sel == "stable" else 0.9})
+    rows.append({"true": "asem", "rep": 9, "selected": "stable", "complete": False, "w_stable": 1.0, "w_asem": np.nan})
+    return RecoveryResult(pd.DataFrame(), pd.DataFrame(rows), pd.DataFrame(), ("stable", "asem"), ("stable", "asem"))
+
+
+def test_confusion_matrix_and_weights():
+    res = _fake_result()
+    conf = res.confusion()
+    assert conf.loc["stable", "stable"] == 0.75 and conf.loc["stable", "asem"] == 0.25
+    assert conf.loc["asem", "asem"] == 1.0  # the incomplete dataset is left out
+    assert res.confusion(normalize=False).to_numpy().sum() == 8
+    w = res.mean_weights()
+    np.testing.assert_allclose(w.loc["stable", "stable"], (0.9 * 3 + 0.1) / 4)
+    assert "picked 'stable' in 75%" in res.summary()
+
+
+def test_fits_are_batched_by_candidate():
+    from asem_bayes.recovery import _batches, _RecJob
+
+    jobs = [_RecJob("r", None, t, r, c) for c in ("stable", "asem") for t in ("stable", "asem") for r in range(3)]
+    one = _batches(jobs, workers=1)
+    assert len(one) == 2 and all(len({j.candidate for j in b}) == 1 for b in one)
+    four = _batches(jobs, workers=4)  # 2 candidates x 2 pieces: every worker busy, each compiles once
+    assert len(four) == 4 and sorted(len(b) for b in four) == [3, 3, 3, 3]
+    assert sorted((j.true, j.rep, j.candidate) for b in four for j in b) == sorted(
+        (j.true, j.rep, j.candidate) for j in jobs
+    )
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="params"):
+        run_model_recovery(tmp_path, params="truth")
+    with pytest.raises(ValueError, match="loo_unit"):
+        run_model_recovery(tmp_path, loo_unit="day")
+    with pytest.raises(KeyError):
+        run_model_recovery(tmp_path, variants=("nonesuch",))
+
+
+@pytest.mark.slow
+def test_model_recovery_small_run_resumes(tmp_path, compiled_asem):
+    """Two variants, two datasets each, both fitted to every dataset; compiles 'stable' once and
+    reuses the session's 'asem' model through the per-process cache."""
+    from asem_bayes.sbc.runner import _CACHE
+
+    n_dyads, n_days = compiled_asem.design_key[0], compiled_asem.design_key[1]
+    _CACHE[("recovery", "asem", "conditional", n_dyads, n_days)] = compiled_asem
+    kw = dict(variants=("stable", "asem"), reps=2, n_dyads=n_dyads, n_days=n_days, draws=100, tune=150, chains=2,
+              workers=0, progress=False, seed=3)
+    res = run_model_recovery(tmp_path / "mr", **kw)
+    assert not res.failed, res.failed
+    assert len(res.loo) == 8 and len(res.choices) == 4
+    assert res.confusion(normalize=False).to_numpy().sum() == 4
+    assert set(res.parameters["variant"]) == {"stable", "asem"}
+    assert res.fitted_now == 8
+    again = run_model_recovery(tmp_path / "mr", **kw)
+    assert again.fitted_now == 0
+    pd.testing.assert_frame_equal(load_recovery(tmp_path / "mr").loo, res.loo)
