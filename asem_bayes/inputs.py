@@ -60,7 +60,7 @@ class ModelInputs:
 
 def _where(mask: np.ndarray, dims: tuple[str, ...], ds: xr.Dataset) -> str:
     pos = np.argwhere(mask)[0]
-    return ", ".join(f"{d}={ds[d].values[i]!r}" for d, i in zip(dims, pos, strict=True))
+    return ", ".join(f"{d}={ds[d].values[i].item()!r}" for d, i in zip(dims, pos, strict=True))
 
 
 def _check_var(ds: xr.Dataset, name: str, expected: tuple[str, ...]) -> xr.DataArray:

@@ -333,12 +333,24 @@ def _pointwise(inp: ModelInputs, v: Variant, p: Mapping[str, np.ndarray], mode: 
             z = (y - m) / sigma
             out[name] = -0.5 * z**2 - np.log(sigma) - 0.5 * np.log(2 * np.pi)
     if mode == "joint":
-        logits = dynamics.event_logits(np, S, O, F, pt_, v.fatigue)
+        # One draw at a time: dyad-level logits drop the person axis, so (n, 1, 1)-shaped
+        # population parameters would not broadcast against them.
+        per_draw = [
+            dynamics.event_logits(
+                np,
+                S[:, j],
+                O[:, j],
+                None if F is None else F[:, j],
+                {k: x[j] for k, x in pt_.items()},
+                v.fatigue,
+            )
+            for j in range(n)
+        ]
         for name in D.EVENTS:
             key = f"event_{name}"
             if key not in inp.obs:
                 continue
-            lg = getattr(logits, name)
+            lg = np.stack([getattr(lj, name) for lj in per_draw], axis=1)  # (T, n, D[, 2])
             if name in D.DYAD_EVENTS:
                 lg = np.repeat(lg[..., None], 2, axis=-1)
             idx, y = inp.obs[key]
@@ -503,8 +515,12 @@ class CompiledModel:
         posterior_predictive: bool = False,
         progressbar: bool = False,
         target_accept: float = 0.8,
+        adaptation: str = "diag",
     ) -> xr.DataTree:
         """Sample the posterior for one dataset.
+
+        ``adaptation`` (nutpie only): ``"diag"`` or ``"low_rank"`` mass-matrix adaptation; the
+        latter helps when parameters are strongly correlated a posteriori.
 
         Returns
         -------
@@ -546,6 +562,7 @@ class CompiledModel:
                 progress_bar=progressbar,
                 save_warmup=False,
                 target_accept=target_accept,
+                adaptation=adaptation,
             )
         else:
             with self.model:
@@ -560,7 +577,6 @@ class CompiledModel:
                     progressbar=progressbar,
                     compute_convergence_checks=False,
                     target_accept=target_accept,
-                    idata_kwargs={"log_likelihood": False},
                 )
         sample_seconds = time.perf_counter() - t0
         dt = _keep_groups(dt, ("posterior", "sample_stats"))

@@ -39,3 +39,12 @@ def shared_data_dir() -> Path:
     if not SHARED_DATA.exists():
         pytest.skip(f"real diary data not available at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def asem_small_fit(small_study, compiled_asem):
+    """One seeded fit of 'asem' to ``small_study`` (2 chains x 300 draws, with PPC), shared."""
+    # target_accept 0.95: at this tiny size the hierarchical spreads form funnels (0.8 diverges)
+    return compiled_asem.fit(
+        small_study, draws=300, tune=300, chains=2, seed=3, posterior_predictive=True, target_accept=0.95
+    )

@@ -155,3 +155,31 @@ def test_model_has_named_dims(small_study):
     assert model.named_vars_to_dims["theta_pos_s"] == D.PERSON_DIMS
     assert set(ab.get_variant("asem").param_names) <= set(model.named_vars)
     assert isinstance(model, pm.Model)
+
+
+def test_joint_loglik_for_many_draws_sums_single_draws():
+    """Joint-mode log-likelihood of several draws at once equals each draw alone (shapes of
+    dyad-level event logits used to clash with the draw axis)."""
+    import xarray as xr
+
+    from asem_bayes.model import log_likelihood
+    from asem_bayes.simulate import resolve_params
+
+    study = ab.simulate("asem_fatigue", 6, 10, seed=2)
+    v = ab.get_variant("asem_fatigue")
+    inp = prepare_inputs(study, joint=True)
+    rng = np.random.default_rng(0)
+    draws = [resolve_params(v, "prior", 6, rng) for _ in range(3)]
+    post = xr.Dataset(
+        {
+            k: (
+                ("chain", "draw", *((D.DYAD, D.PERSON) if np.ndim(draws[0][k]) == 2 else ())),
+                np.stack([d[k] for d in draws])[None],
+            )
+            for k in draws[0]
+        }
+    )
+    together = log_likelihood(post, inp, v, "joint", unit="dyad")["log_lik"].values[0]
+    for j in range(3):
+        alone = log_likelihood(post.isel(draw=[j]), inp, v, "joint", unit="dyad")["log_lik"].values[0, 0]
+        np.testing.assert_allclose(together[j], alone, rtol=1e-12)

@@ -25,8 +25,8 @@ from asem_bayes.diagnostics import summary_table
 
 
 @pytest.fixture(scope="module")
-def small_fit(small_study, compiled_asem):
-    return compiled_asem.fit(small_study, draws=100, tune=100, chains=2, seed=3, posterior_predictive=True)
+def small_fit(asem_small_fit):
+    return asem_small_fit  # the session's shared fit (tests/conftest.py)
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,102 @@
+"""``asem fit``: fit a variant to a diary file and save the result as a netCDF DataTree."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "fit",
+        help="fit an ASEM variant to a diary study",
+        description="Fit an ASEM variant to a study (.nc from `asem simulate`, or a .csv/.parquet diary table).",
+    )
+    p.add_argument(
+        "data", type=Path, help="study .nc, or a diary table (.csv/.parquet) in long layout or per --mapping"
+    )
+    p.add_argument("--variant", default="asem")
+    p.add_argument("--mapping", type=Path, help="column mapping (.toml/.yaml/.json) for foreign diary files")
+    p.add_argument("--mode", choices=("conditional", "joint"), help="condition on events or also score them")
+    p.add_argument("--sampler", default="nutpie", choices=("nutpie", "pymc", "numpyro", "blackjax"))
+    p.add_argument("--draws", type=int, default=1000)
+    p.add_argument("--tune", type=int, default=1000)
+    p.add_argument("--chains", type=int, default=4)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--target-accept", type=float, default=0.8)
+    p.add_argument("--missing-events", default="error", choices=("error", "absent", "person_rate"))
+    p.add_argument("--loo-unit", default="person", choices=("person-day", "person-week", "person", "dyad"))
+    p.add_argument("--ppc", action="store_true", help="add posterior predictive draws")
+    p.add_argument("--out", type=Path, required=True, help="output .nc (ArviZ DataTree)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+
+
+def read_study(path: Path, mapping: Path | None = None):
+    """A study Dataset from a .nc file, a long table, or any layout with a mapping."""
+    import pandas as pd
+    import xarray as xr
+
+    import asem_bayes as ab
+
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    if mapping is not None:
+        from asem_bayes.data import load_diary
+
+        return load_diary(path, mapping=mapping)
+    if path.suffix == ".nc":
+        return xr.open_dataset(path, engine="h5netcdf").load()
+    if path.suffix in (".csv", ".parquet"):
+        try:
+            from asem_bayes.data import load_diary
+        except ImportError:  # pragma: no cover - data module is part of the package
+            df = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+            return ab.from_long(df)
+        return load_diary(path)
+    raise ValueError(f"unknown study format {path.suffix!r}: use .nc, .csv or .parquet (or --mapping)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from asem_bayes.diagnostics import report
+    from asem_bayes.model import fit
+
+    study = read_study(args.data, args.mapping)
+    notes = study.attrs.get("load_report")
+    if notes:
+        print(notes)
+    try:
+        from asem_bayes.coverage import uninformed_parameters
+
+        missing = uninformed_parameters(study, args.variant, args.mode)
+        if missing:
+            print("the data cannot inform:", "; ".join(f"{k} ({why})" for k, why in missing.items()))
+    except ImportError:  # pragma: no cover
+        pass
+    print(f"fitting {args.variant!r} with {args.sampler} ({args.chains} chains x {args.draws} draws)...", flush=True)
+    result = fit(
+        study,
+        args.variant,
+        sampler=args.sampler,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        seed=args.seed,
+        mode=args.mode,
+        missing_events=args.missing_events,
+        loo_unit=args.loo_unit,
+        posterior_predictive=args.ppc,
+        progressbar=not args.no_progress and sys.stderr.isatty(),
+        target_accept=args.target_accept,
+    )
+    truth = None
+    if any(v.attrs.get("role") == "parameter" for v in study.data_vars.values()):
+        import asem_bayes as ab
+
+        truth = ab.true_params(study)
+    print(report(result, truth=truth))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    result.to_netcdf(args.out, engine="h5netcdf")
+    print(f"saved {args.out}")
+    return 0

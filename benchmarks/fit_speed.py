@@ -1,0 +1,106 @@
+"""Fit speed and recovery on one dataset (issue 3's figures).
+
+One ``asem`` study of 100 dyads x 56 days (seed 1). nutpie fits it with 4 chains x 1000 draws
+(1000 tuning) and its wall time includes compilation; the other samplers run shorter chains
+(``--other-draws``) because only their *rate* (ESS per second after compilation) is compared.
+Prints a table and the recovery of the population parameters by the nutpie fit.
+
+Usage::
+
+    python benchmarks/fit_speed.py [--samplers nutpie pymc numpyro] [--dyads 100] [--days 56]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import arviz as az
+import numpy as np
+
+import asem_bayes as ab
+from asem_bayes.diagnostics import diagnose, summary_table
+from asem_bayes.model import CompiledModel
+
+
+def _min_ess(fit, names: list[str]) -> float:
+    ess = az.ess(fit.posterior.to_dataset()[names], method="bulk")
+    return float(min(float(v.min()) for v in ess.data_vars.values()))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--samplers", nargs="+", default=["nutpie", "pymc", "numpyro"])
+    ap.add_argument("--dyads", type=int, default=100)
+    ap.add_argument("--days", type=int, default=56)
+    ap.add_argument("--draws", type=int, default=1000)
+    ap.add_argument("--tune", type=int, default=1000)
+    ap.add_argument("--chains", type=int, default=4)
+    ap.add_argument("--other-draws", type=int, default=300, help="draws (and tuning) for the non-nutpie samplers")
+    ap.add_argument("--other-chains", type=int, default=2)
+    args = ap.parse_args()
+
+    study = ab.simulate("asem", args.dyads, args.days, seed=1)
+    truth = ab.true_params(study)
+    v = ab.get_variant("asem")
+    # Event-model parameters are not informed in the conditional mode (posterior = prior), so
+    # recovery is judged on the others.
+    informed = [p.name for p in v.params if p.group != "events"]
+    rows = []
+    nutpie_fit = None
+    for sampler in args.samplers:
+        t0 = time.perf_counter()
+        cm = CompiledModel(study, "asem", sampler=sampler, trajectories=False)
+        compile_s = time.perf_counter() - t0
+        draws, tune, chains = (
+            (args.draws, args.tune, args.chains)
+            if sampler == "nutpie"
+            else (args.other_draws, args.other_draws, args.other_chains)
+        )
+        fit = cm.fit(study, draws=draws, tune=tune, chains=chains, seed=1, cores=2, loo_unit=None)
+        total_s = time.perf_counter() - t0
+        sample_s = fit.attrs["sample_seconds"]
+        d = diagnose(fit)
+        ess = _min_ess(fit, informed)
+        rows.append((sampler, compile_s, sample_s, total_s, chains * draws, ess, ess / sample_s, d))
+        if sampler == "nutpie":
+            nutpie_fit = fit
+        print(f"{sampler}: done ({total_s:.0f} s)", flush=True)
+
+    print(f"\nasem, {args.dyads} dyads x {args.days} days (seed 1), 2 cores")
+    print(
+        f"{'sampler':10s} {'compile s':>9s} {'sample s':>9s} {'total s':>8s} {'draws':>6s} "
+        f"{'min ESS':>8s} {'ESS/s':>7s} {'div':>4s} {'maxRhat':>8s}"
+    )
+    for sampler, c, s, t, n, ess, rate, d in rows:
+        print(
+            f"{sampler:10s} {c:9.1f} {s:9.1f} {t:8.1f} {n:6d} {ess:8.0f} {rate:7.2f} "
+            f"{d.divergences:4d} {d.max_rhat:8.3f}"
+        )
+    base = {r[0]: r[6] for r in rows}
+    if "nutpie" in base:
+        for other in base:
+            if other != "nutpie":
+                print(f"ESS/s ratio nutpie / {other}: {base['nutpie'] / base[other]:.1f}")
+    if nutpie_fit is not None:
+        tab = summary_table(nutpie_fit, truth=truth, ci_prob=0.9).loc[informed]
+        covered = int(tab["covered"].sum())
+        lo, hi = [c for c in tab.columns if c.startswith("eti")][:2]
+        width = (tab[hi] - tab[lo]).to_numpy()
+        print(
+            f"\nrecovery (nutpie): {covered} of {len(tab)} population parameters inside their 90% interval "
+            f"({covered / len(tab):.0%}); median interval width {np.median(width):.2f}"
+        )
+        missed = tab.index[~tab["covered"]].tolist()
+        if missed:
+            print(
+                "  not covered:",
+                ", ".join(
+                    f"{m} (truth {tab.loc[m, 'truth']:.2f}, [{tab.loc[m, lo]:.2f}, {tab.loc[m, hi]:.2f}])"
+                    for m in missed
+                ),
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""``asem fit`` end to end at a tiny size (one compile)."""
+
+from __future__ import annotations
+
+import xarray as xr
+
+import asem_bayes as ab
+from asem_bayes.cli import main
+
+
+def test_fit_cli_writes_datatree_and_reports(tmp_path, capsys):
+    study = ab.simulate("asem", 8, 14, seed=3)
+    path = tmp_path / "study.nc"
+    study.to_netcdf(path, engine="h5netcdf")
+    out = tmp_path / "fit.nc"
+    rc = main(["fit", str(path), "--draws", "100", "--tune", "100", "--chains", "2", "--seed", "1", "--out", str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "max R-hat" in text and "divergences" in text and "covered by their 90% interval" in text
+    dt = xr.open_datatree(out, engine="h5netcdf")
+    assert {"posterior", "sample_stats", "observed_data", "log_likelihood"} <= set(dt.children)
+    assert dt["posterior"]["self_model"].dims[-3:] == ("dyad", "person", "day")
+
+
+def test_fit_cli_errors_are_clear(tmp_path, capsys):
+    assert main(["fit", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "x.nc")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    bad = tmp_path / "study.txt"
+    bad.write_text("x")
+    assert main(["fit", str(bad), "--out", str(tmp_path / "x.nc")]) == 2
