@@ -1,7 +1,7 @@
 """``make demo``: simulate a default study, fit ``asem``, print estimates next to the truth, plot.
 
 Sizes come from the environment so the test suite can run the same demo small:
-``ASEM_DEMO_DYADS`` (default 100), ``ASEM_DEMO_DAYS`` (56), ``ASEM_DEMO_DRAWS`` (1000),
+``ASEM_DEMO_DYADS`` (default 60), ``ASEM_DEMO_DAYS`` (42), ``ASEM_DEMO_DRAWS`` (1000),
 ``ASEM_DEMO_TUNE`` (1000), ``ASEM_DEMO_CHAINS`` (4), ``ASEM_DEMO_OUT`` (``demo_output``).
 """
 
@@ -20,8 +20,8 @@ def main() -> int:
     from asem_bayes.diagnostics import diagnose, report
     from asem_bayes.model import fit
 
-    n_dyads = int(os.environ.get("ASEM_DEMO_DYADS", 100))
-    n_days = int(os.environ.get("ASEM_DEMO_DAYS", 56))
+    n_dyads = int(os.environ.get("ASEM_DEMO_DYADS", 60))
+    n_days = int(os.environ.get("ASEM_DEMO_DAYS", 42))
     draws = int(os.environ.get("ASEM_DEMO_DRAWS", 1000))
     tune = int(os.environ.get("ASEM_DEMO_TUNE", 1000))
     chains = int(os.environ.get("ASEM_DEMO_CHAINS", 4))
