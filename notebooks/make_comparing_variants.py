@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+import nbgen
 
 CELLS: list[tuple[str, str]] = [
     (
@@ -270,21 +269,12 @@ print("self-check passed")""",
 ]
 
 
-def build() -> nbformat.NotebookNode:
-    nb = new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
-    for kind, src in CELLS:
-        nb.cells.append(new_markdown_cell(src) if kind == "md" else new_code_cell(src))
-    for k, cell in enumerate(nb.cells):
-        cell["id"] = f"comparing-variants-{k:02d}"  # stable ids: regenerating gives no diff
-    return nb
+def build():
+    return nbgen.build(CELLS, "comparing-variants")
 
 
 def main() -> None:
-    out = Path(__file__).with_name("comparing_variants.ipynb")
-    nbformat.write(build(), out)
-    print(f"wrote {out}")
+    nbgen.write(build(), Path(__file__).with_name("comparing_variants.ipynb"))
 
 
 if __name__ == "__main__":
