@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "## Result",
         "",
+        f"- Code: fits made on {'; '.join(sorted({r.get('code', 'unknown') for r in runs}))}.",
         f"- {len(res.choices)} datasets, {len(loo)} fits, {len(res.failed)} failed; wall time of the fitting "
         f"{sum(r['wall_s'] for r in runs):.0f} s in {len(runs)} invocation(s), compiles included, on a 2-core "
         "machine shared with other jobs.",

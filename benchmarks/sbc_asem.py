@@ -40,13 +40,28 @@ def md_table(df: pd.DataFrame, floatfmt: str = ".3g") -> str:
     return "\n".join(lines)
 
 
+def code_version() -> str:
+    """The git commit the benchmark runs on, with a note when the working tree differs from it."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "asem_bayes", "models"],
+                               capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    note = " (with uncommitted changes to asem_bayes/ or models/)" if dirty.stdout.strip() else ""
+    return head.stdout.strip() + note
+
+
 def log_invocation(out: Path, wall: float, fitted: int) -> list[dict]:
     """Append this invocation's wall time to ``out/bench_timings.json`` and return all of them,
     so a report regenerated after a resume still shows the time the fitting took."""
     path = out / "bench_timings.json"
     runs = json.loads(path.read_text()) if path.exists() else []
     if fitted:
-        runs.append({"wall_s": round(wall, 1), "fitted": fitted, "at": time.strftime("%Y-%m-%d %H:%M:%S")})
+        runs.append({"wall_s": round(wall, 1), "fitted": fitted, "at": time.strftime("%Y-%m-%d %H:%M:%S"),
+                     "code": code_version()})
         path.write_text(json.dumps(runs, indent=1))
     return runs
 
@@ -60,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tune", type=int, default=500)
     ap.add_argument("--chains", type=int, default=2)
     ap.add_argument("--thin", type=int, default=10)
+    ap.add_argument("--target-accept", type=float, default=0.8)
     ap.add_argument("--cores", type=int, default=None)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--scheduler", default=None)
@@ -77,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
 
     gen = AsemGenerator("asem", args.dyads, args.days)
     backend = NutpieBackend("asem", draws=args.draws, tune=args.tune, chains=args.chains, thin=args.thin,
-                            cores=args.cores)
+                            target_accept=args.target_accept, cores=args.cores)
     t0 = time.perf_counter()
     res = run_sbc(gen, backend, args.sims, args.out, seed=args.seed, workers=args.workers, scheduler=args.scheduler)
     wall = time.perf_counter() - t0
@@ -108,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         "# SBC of `asem` (conditional mode)",
         "",
         ("**REDUCED SIZE** - " if reduced else "") + f"what ran: **{size}**, sampler nutpie, {args.chains} chains x "
-        f"{args.draws} draws after {args.tune} warm-up, thinned by {args.thin} to {res.n_ranks} draws per fit "
+        f"{args.draws} draws after {args.tune} warm-up (target acceptance {args.target_accept}), "
+        f"thinned by {args.thin} to {res.n_ranks} draws per fit "
         f"(ranks 0..{res.n_ranks}); {args.workers} worker process(es); seed {args.seed}.",
         f"Full-size command: `.venv/bin/python benchmarks/sbc_asem.py --sims {FULL['sims']} --dyads {FULL['dyads']} "
         f"--days {FULL['days']} --workers 2` (resumable).",
@@ -121,7 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"- {res.n_sims} simulations ranked, {len(res.failed)} failed.",
         f"- Quantities outside the simultaneous {args.prob:.0%} ECDF band: "
-        + (", ".join(f"`{b}`" for b in bad) if bad else "none") + f" (of {len(uni)}).",
+        + (", ".join(f"`{b}`" for b in bad) if bad else "none") + f" (of {len(uni)}; each band is a "
+        f"{args.prob:.0%} test, so about {(1 - args.prob) * len(uni):.0f} of {len(uni)} would leave their band by "
+        "chance even for a calibrated model, if the quantities were independent).",
+        f"- Code: fits made on {'; '.join(sorted({r.get('code', 'unknown') for r in runs}))}.",
         f"- Wall time of the fitting: {sum(r['wall_s'] for r in runs):.0f} s in {len(runs)} invocation(s) "
         f"({', '.join(str(r['fitted']) + ' fits' for r in runs)}), compiles included, on a 2-core machine "
         "shared with other jobs (load average 5-10 during the run; times are not a clean speed figure).",

@@ -33,10 +33,11 @@ def plot_ecdf_diff(
     The band is ArviZ's (:func:`asem_bayes.sbc.stats.ecdf_band`, the band of Säilynoja et al.
     2022 that :func:`arviz_plots.plot_ecdf_pit` draws with ``method="envelope"``; that method
     fails in arviz-plots 1.3.2, so the curves are drawn here with matplotlib). A curve that
-    leaves the grey band is evidence against calibration: a hump above zero in the middle means
-    too many truths near the posterior median (posteriors too wide), a dip then rise (an S
-    shape) means truths pile up in the tails (posteriors too narrow), a curve mostly above or
-    below zero means bias.
+    leaves the grey band is evidence against calibration: above zero on the left and below on
+    the right means truths pile up in the tails (posteriors too narrow, overconfident); below
+    then above means truths sit near the middle too often (posteriors too wide); a curve mostly
+    above zero means the truth tends to lie below the posterior (overestimation), mostly below
+    zero the reverse.
 
     Returns
     -------
