@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import xarray as xr
 
 import asem_bayes as ab
@@ -28,3 +29,17 @@ def test_fit_cli_errors_are_clear(tmp_path, capsys):
     bad = tmp_path / "study.txt"
     bad.write_text("x")
     assert main(["fit", str(bad), "--out", str(tmp_path / "x.nc")]) == 2
+
+
+@pytest.mark.slow  # JAX compiles the scan graph for minutes on 2 cores
+def test_jax_samplers_run_the_scan_model(small_study):
+    """numpyro and blackjax stay selectable: they sample the `scan` form of the day loop."""
+    from asem_bayes.diagnostics import diagnose
+    from asem_bayes.model import fit
+
+    tiny = small_study.isel(dyad=slice(0, 4), day=slice(0, 8), wave=[0])
+    for sampler in ("numpyro", "blackjax"):
+        result = fit(tiny, "asem", sampler=sampler, draws=30, tune=30, chains=1, seed=1)
+        assert result.attrs["sampler"] == sampler
+        assert result.posterior.sizes["draw"] == 30
+        assert diagnose(result).n_draws == 30
