@@ -482,7 +482,7 @@ def test_barkalifa_dyad_wide_file_loads(shared_data_dir):
     path = shared_data_dir / "barkalifa" / "barkalifa_dyad_day_wide.csv"
     if not path.exists():
         pytest.skip(f"{path} not available")
-    ds, rep = load_diary(path, mapping=REPO / "examples" / "mappings" / "barkalifa.toml", return_report=True)
+    ds, rep = load_diary(path, mapping=REPO / "examples" / "mappings" / "bar_kalifa_2016.toml", return_report=True)
     assert rep.n_dyads == 80 and rep.n_rows == 2765
     # Days a couple did not report are absent person-days, counted, not dropped silently.
     assert rep.absent_person_days == 2 * 80 * rep.n_days - 2 * 2765
