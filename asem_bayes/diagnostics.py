@@ -48,8 +48,11 @@ class Diagnostics:
 
 
 def _population_names(fit: xr.DataTree) -> list[str]:
+    """Population parameters the fit's likelihood informs: in the conditional mode the
+    event-model parameters meet no data (their posterior is their prior) and are left out."""
     v = get_variant(fit.attrs.get("asem_variant", "asem"))
-    return [n for n in v.param_names if n in fit.posterior]
+    conditional = fit.attrs.get("asem_mode") == "conditional"
+    return [p.name for p in v.params if p.name in fit.posterior and not (conditional and p.group == "events")]
 
 
 def diagnose(fit: xr.DataTree, var_names: list[str] | None = None) -> Diagnostics:
@@ -123,6 +126,8 @@ def report(fit: xr.DataTree, truth: dict[str, Any] | None = None, ci_prob: float
         lines.append(
             f"{int(tab['covered'].sum())} of {len(tab)} population parameters covered by their {ci_prob:.0%} interval"
         )
+    if fit.attrs.get("asem_mode") == "conditional":
+        lines.append("event-model parameters (a0..y1) are not shown: the conditional mode does not inform them")
     lines += [f"WARNING: {w}" for w in d.warnings] or ["diagnostics: all fine"]
     notes = fit.attrs.get("notes")
     if notes:
