@@ -448,10 +448,8 @@ def apim_report(fit: xr.DataTree, ci_prob: float = 0.9) -> str:
         f"(predictors centred at their means), {d.n_draws} draws",
         tab.to_string(float_format=lambda x: f"{x:.3f}"),
         "",
-        f"divergences: {d.divergences}   max R-hat: {d.max_rhat:.3f}   min ESS bulk/tail: "
-        f"{d.min_ess_bulk:.0f}/{d.min_ess_tail:.0f}   min BFMI: {d.min_bfmi:.2f}",
+        *d.lines(),
     ]
-    lines += [f"WARNING: {w}" for w in d.warnings] or ["diagnostics: all fine"]
     if fit.attrs.get("notes"):
         lines.append(f"notes: {fit.attrs['notes']}")
     return "\n".join(lines)

@@ -35,6 +35,14 @@ class Diagnostics:
     def ok(self) -> bool:
         return not self.warnings
 
+    def lines(self) -> list[str]:
+        """The numbers on one line, then each warning (or that all is fine), for printed reports."""
+        head = (
+            f"divergences: {self.divergences}   max R-hat: {self.max_rhat:.3f}   min ESS bulk/tail: "
+            f"{self.min_ess_bulk:.0f}/{self.min_ess_tail:.0f}   min BFMI: {self.min_bfmi:.2f}"
+        )
+        return [head, *([f"WARNING: {w}" for w in self.warnings] or ["diagnostics: all fine"])]
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "divergences": self.divergences,
@@ -119,8 +127,7 @@ def report(fit: xr.DataTree, truth: dict[str, Any] | None = None, ci_prob: float
         f"sampler {fit.attrs.get('sampler')}, {d.n_draws} draws",
         tab.to_string(float_format=lambda x: f"{x:.3f}"),
         "",
-        f"divergences: {d.divergences}   max R-hat: {d.max_rhat:.3f}   min ESS bulk/tail: "
-        f"{d.min_ess_bulk:.0f}/{d.min_ess_tail:.0f}   min BFMI: {d.min_bfmi:.2f}",
+        d.lines()[0],
     ]
     if truth is not None and "covered" in tab:
         lines.append(
@@ -128,7 +135,7 @@ def report(fit: xr.DataTree, truth: dict[str, Any] | None = None, ci_prob: float
         )
     if fit.attrs.get("asem_mode") == "conditional":
         lines.append("event-model parameters (a0..y1) are not shown: the conditional mode does not inform them")
-    lines += [f"WARNING: {w}" for w in d.warnings] or ["diagnostics: all fine"]
+    lines += d.lines()[1:]
     notes = fit.attrs.get("notes")
     if notes:
         lines.append(f"notes: {notes}")

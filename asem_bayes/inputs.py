@@ -50,10 +50,15 @@ class ModelInputs:
         return (self.n_dyads, self.n_days, self.likert, self.present_events, self.present_ratings)
 
     def data_arrays(self) -> dict[str, np.ndarray]:
-        """Every array by the name of its ``pm.Data`` container."""
+        """Every array by the name of its ``pm.Data`` container, encoded as the model reads it:
+        Likert daily ratings as 0-based categories, scored events as integers."""
         out = {f"ev_{k}": v for k, v in self.events.items()}
         for k, (idx, y) in self.obs.items():
             out[f"idx_{k}"] = idx
+            if self.likert and k in D.DAILY_RATINGS:
+                y = (y - 1).astype(np.int64)
+            elif k.startswith("event_"):
+                y = y.astype(np.int64)
             out[f"y_{k}"] = y
         return out
 

@@ -98,7 +98,8 @@ def build_model(
     with pm.Model(coords=coords) as model:
         model.asem_variant = v.name  # type: ignore[attr-defined]
         model.asem_mode = mode  # type: ignore[attr-defined]
-        ev = {k: pm.Data(f"ev_{k}", x) for k, x in inp.events.items()}
+        arrays = inp.data_arrays()
+        ev = {k: pm.Data(f"ev_{k}", arrays[f"ev_{k}"]) for k in inp.events}
         p: dict[str, Any] = {}
         for prm in v.params:
             p[prm.name] = prm.prior.pymc(prm.name)
@@ -121,15 +122,13 @@ def build_model(
         for name, (mu, sigma) in flat.items():
             if name not in inp.obs:
                 continue
-            idx_np, y_np = inp.obs[name]
-            idx = pm.Data(f"idx_{name}", idx_np)
+            idx = pm.Data(f"idx_{name}", arrays[f"idx_{name}"])
+            y = pm.Data(f"y_{name}", arrays[f"y_{name}"])
             mu_obs = mu.transpose(1, 2, 0).reshape((-1,))[idx]
             if inp.likert and name in D.DAILY_RATINGS:
-                y = pm.Data(f"y_{name}", (y_np - 1).astype(np.int64))
                 cut = _cutpoints(inp.likert)
                 pm.OrderedLogistic(name, eta=mu_obs / sigma, cutpoints=cut / sigma, observed=y)
             else:
-                y = pm.Data(f"y_{name}", y_np)
                 pm.Normal(name, mu=mu_obs, sigma=sigma, observed=y)
         if mode == "joint":
             logits = dynamics.event_logits(pt, S, O, F, p, v.fatigue)
@@ -140,9 +139,8 @@ def build_model(
                 lg = getattr(logits, name)
                 if name in D.DYAD_EVENTS:
                     lg = pt.repeat(lg[..., None], 2, axis=-1)
-                idx_np, y_np = inp.obs[key]
-                idx = pm.Data(f"idx_{key}", idx_np)
-                y = pm.Data(f"y_{key}", y_np.astype(np.int64))
+                idx = pm.Data(f"idx_{key}", arrays[f"idx_{key}"])
+                y = pm.Data(f"y_{key}", arrays[f"y_{key}"])
                 pm.Bernoulli(key, logit_p=lg.transpose(1, 2, 0).reshape((-1,))[idx], observed=y)
     model.asem_inputs = inp  # type: ignore[attr-defined]
     return model
@@ -301,9 +299,9 @@ def _pointwise(inp: ModelInputs, v: Variant, p: Mapping[str, np.ndarray], mode: 
 
     S, O, F = states_numpy(v, p, inp.events, fatigue=v.fatigue and mode == "joint")
     ev = dynamics.Events(*(inp.events[k][:, None] for k in D.EVENTS))
-    pt_ = p  # (n, 1, 1) and (n, dyad, person) broadcast against (day, n, dyad, person)
-    mu_A, mu_V = dynamics.rating_means(np, S, O, ev, pt_)
-    ta, tv = dynamics.trait_means(np, S, O, pt_)
+    # (n, 1, 1) and (n, dyad, person) parameters broadcast against (day, n, dyad, person) states
+    mu_A, mu_V = dynamics.rating_means(np, S, O, ev, p)
+    ta, tv = dynamics.trait_means(np, S, O, p)
     n = S.shape[1]
 
     def flat(x: np.ndarray) -> np.ndarray:  # (T, n, D, 2) -> (n, D*2*T)
@@ -341,7 +339,7 @@ def _pointwise(inp: ModelInputs, v: Variant, p: Mapping[str, np.ndarray], mode: 
                 S[:, j],
                 O[:, j],
                 None if F is None else F[:, j],
-                {k: x[j] for k, x in pt_.items()},
+                {k: x[j] for k, x in p.items()},
                 v.fatigue,
             )
             for j in range(n)
@@ -402,9 +400,8 @@ def posterior_predictive(
         p = _posterior_flat(post, v, sl)
         S, O, _ = states_numpy(v, p, inp.events)
         ev = dynamics.Events(*(inp.events[k][:, None] for k in D.EVENTS))
-        q = p
-        mu_A, mu_V = dynamics.rating_means(np, S, O, ev, q)
-        ta, tv = dynamics.trait_means(np, S[inp.wave_pos], O[inp.wave_pos], q)
+        mu_A, mu_V = dynamics.rating_means(np, S, O, ev, p)
+        ta, tv = dynamics.trait_means(np, S[inp.wave_pos], O[inp.wave_pos], p)
         for name, mu, sig in (("state_anxiety", mu_A, "sigma_A"), ("state_avoidance", mu_V, "sigma_V")):
             mu = np.broadcast_to(mu, S.shape).transpose(1, 2, 3, 0)
             sigma = p[sig].reshape(-1, 1, 1, 1)
@@ -537,13 +534,6 @@ class CompiledModel:
                 "compile a new model for it"
             )
         arrays = inp.data_arrays()
-        if inp.likert:
-            for k in D.DAILY_RATINGS:
-                if f"y_{k}" in arrays:
-                    arrays[f"y_{k}"] = (arrays[f"y_{k}"] - 1).astype(np.int64)
-        for k in list(arrays):
-            if k.startswith("y_event_"):
-                arrays[k] = arrays[k].astype(np.int64)
         t0 = time.perf_counter()
         if self.sampler == "nutpie":
             import nutpie
