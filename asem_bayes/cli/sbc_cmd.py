@@ -29,9 +29,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--thin", type=int, default=10, help="keep every THIN-th draw for the ranks (default 10)")
     p.add_argument("--target-accept", type=float, default=0.8)
     p.add_argument("--cores", type=int, default=None, help="threads per fit (default: one per chain)")
+    p.add_argument(
+        "--backend",
+        choices=("nutpie", "jax-vmap"),
+        default="nutpie",
+        help="nutpie: one compiled fit per dataset on a process pool (default); jax-vmap: BATCH datasets at once "
+        "with JAX (vmap over datasets and chains, blackjax NUTS), for a GPU",
+    )
+    p.add_argument("--batch-size", type=int, default=100, help="jax-vmap: datasets per batch and checkpoint (100)")
+    p.add_argument("--float32", action="store_true", help="jax-vmap: compute in float32 (default float64)")
     p.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
     p.add_argument("--out", required=True, type=Path, help="run directory (created; reused to resume)")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes, each compiling once (0: inline)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="local worker processes, each compiling once (0: inline; default 1, or 0 with --backend jax-vmap)",
+    )
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786): run there instead")
     p.add_argument("--prob", type=float, default=0.95, help="level of the simultaneous ECDF bands (default 0.95)")
     p.add_argument("--retry-failed", action="store_true", help="refit simulations that failed before")
@@ -49,12 +63,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from asem_bayes.sbc import AsemGenerator, MockBackend, NormalGenerator, NutpieBackend, run_sbc
+    from asem_bayes.sbc import AsemGenerator, JaxVmapBackend, MockBackend, NormalGenerator, NutpieBackend, run_sbc
 
     if args.mock:
         gen = NormalGenerator()
         backend = MockBackend(
             sd_scale=0.5 if args.mock == "narrow" else 1.0, use_likelihood=args.mock != "no-likelihood"
+        )
+    elif args.backend == "jax-vmap":
+        gen = AsemGenerator(args.variant, args.dyads, args.days, mode=args.mode, likert=args.likert)
+        backend = JaxVmapBackend(
+            args.variant,
+            mode=gen.mode,
+            draws=args.draws,
+            tune=args.tune,
+            chains=args.chains,
+            thin=args.thin,
+            target_accept=args.target_accept,
+            batch_size=args.batch_size,
+            x64=not args.float32,
         )
     else:
         gen = AsemGenerator(args.variant, args.dyads, args.days, mode=args.mode, likert=args.likert)
@@ -74,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         args.sims,
         args.out,
         seed=args.seed,
-        workers=args.workers,
+        workers=(0 if args.backend == "jax-vmap" and not args.mock else 1) if args.workers is None else args.workers,
         scheduler=args.scheduler,
         progress=not args.no_progress,
         retry_failed=args.retry_failed,

@@ -7,7 +7,9 @@ Split as in the R package SBC:
   full simulator for the joint mode, MODEL.md section 8), :class:`NormalGenerator` for a toy
   conjugate problem;
 - **backend** (:mod:`~asem_bayes.sbc.backends`): sampler settings; :class:`NutpieBackend`
-  compiles a variant once per worker process and refits every dataset, :class:`MockBackend`
+  compiles a variant once per worker process and refits every dataset,
+  :class:`JaxVmapBackend` (:mod:`~asem_bayes.sbc.jax_backend`) fits a batch of datasets at once
+  with JAX (``vmap`` over datasets and chains; for an accelerator), :class:`MockBackend`
   draws the toy problem's exact (or a deliberately wrong) posterior;
 - **compute** (:mod:`~asem_bayes.sbc.compute`): :func:`run_sbc` runs the fits on a process pool or
   a Dask cluster, one checkpoint file per simulation (resumable after a crash), and ranks the
@@ -23,6 +25,7 @@ histograms and z-score versus contraction.
 from asem_bayes.sbc.backends import MockBackend, NutpieBackend, informed_params
 from asem_bayes.sbc.compute import SBCResult, load_sbc, rank_fit, run_sbc
 from asem_bayes.sbc.datasets import DEFAULT_EXOGENOUS_EVENTS, AsemGenerator, NormalGenerator
+from asem_bayes.sbc.jax_backend import JaxVmapBackend
 from asem_bayes.sbc.quantities import AsemLogLik, NormalLogLik, Parameters, TrajectoryChange
 from asem_bayes.sbc.runner import Store, StoreMismatchError, task_seeds
 from asem_bayes.sbc.stats import uniformity_test
@@ -31,6 +34,7 @@ __all__ = [
     "AsemGenerator",
     "AsemLogLik",
     "DEFAULT_EXOGENOUS_EVENTS",
+    "JaxVmapBackend",
     "MockBackend",
     "NormalGenerator",
     "NormalLogLik",

@@ -20,6 +20,7 @@ import xarray as xr
 
 from asem_bayes.sbc.backends import MockBackend, NutpieBackend
 from asem_bayes.sbc.datasets import AsemGenerator, NormalGenerator
+from asem_bayes.sbc.jax_backend import JaxVmapBackend
 from asem_bayes.sbc.quantities import SAMPLE
 from asem_bayes.sbc.runner import Store, execute, guarded, task_seeds, worker_cached
 from asem_bayes.sbc.stats import uniformity_test
@@ -27,7 +28,11 @@ from asem_bayes.sbc.stats import uniformity_test
 __all__ = ["run_sbc", "load_sbc", "rank_fit", "SBCResult", "sim_key", "GENERATORS", "BACKENDS", "from_spec"]
 
 GENERATORS: dict[str, type] = {"AsemGenerator": AsemGenerator, "NormalGenerator": NormalGenerator}
-BACKENDS: dict[str, type] = {"NutpieBackend": NutpieBackend, "MockBackend": MockBackend}
+BACKENDS: dict[str, type] = {
+    "NutpieBackend": NutpieBackend,
+    "MockBackend": MockBackend,
+    "JaxVmapBackend": JaxVmapBackend,
+}
 
 
 def sim_key(i: int) -> str:
@@ -63,24 +68,57 @@ def _fitter(backend: Any, data: xr.Dataset) -> Any:
     return worker_cached((backend.cache_key(), _design_signature(data)), lambda: backend.prepare(data))
 
 
+def _sim_tree(
+    job: _Job, seeds: Sequence[int], truth: xr.Dataset, data: xr.Dataset, post: xr.Dataset, diag: xr.Dataset
+) -> xr.DataTree:
+    s_data, s_fit, s_rank = seeds
+    root = xr.Dataset(
+        attrs={"sim": job.index, "run_seed": int(job.seed), "seed_data": s_data, "seed_fit": s_fit, "seed_rank": s_rank}
+    )
+    return xr.DataTree.from_dict({"/": root, "truth": truth, "data": data, "posterior": post, "diagnostics": diag})
+
+
 def _sbc_task(job: _Job) -> dict[str, Any]:
     def work() -> xr.DataTree:
-        s_data, s_fit, s_rank = task_seeds(job.seed, (job.index,), 3)
-        truth, data = job.generator.generate(s_data)
+        seeds = task_seeds(job.seed, (job.index,), 3)
+        truth, data = job.generator.generate(seeds[0])
         data.attrs["asem_sim"] = job.index
-        post, diag = _fitter(job.backend, data).fit(data, s_fit)
-        root = xr.Dataset(
-            attrs={
-                "sim": job.index,
-                "run_seed": int(job.seed),
-                "seed_data": s_data,
-                "seed_fit": s_fit,
-                "seed_rank": s_rank,
-            }
-        )
-        return xr.DataTree.from_dict({"/": root, "truth": truth, "data": data, "posterior": post, "diagnostics": diag})
+        post, diag = _fitter(job.backend, data).fit(data, seeds[1])
+        return _sim_tree(job, seeds, truth, data, post, diag)
 
     return guarded(job.root, sim_key(job.index), work)
+
+
+def _sbc_batch_task(jobs: list[_Job]) -> list[dict[str, Any]]:
+    """A batch of simulations fitted at once by a batching backend (``fit_batch``); each
+    simulation's file is written (or its error recorded) after the batch."""
+    made: dict[int, tuple] = {}
+    errors: dict[int, BaseException] = {}
+    for job in jobs:
+        try:
+            seeds = task_seeds(job.seed, (job.index,), 3)
+            truth, data = job.generator.generate(seeds[0])
+            data.attrs["asem_sim"] = job.index
+            made[job.index] = (seeds, truth, data)
+        except Exception as err:  # noqa: BLE001 - recorded for this simulation below
+            errors[job.index] = err
+    fits: dict[int, tuple[xr.Dataset, xr.Dataset]] = {}
+    if made:
+        order = list(made)
+        try:
+            fitter = _fitter(jobs[0].backend, made[order[0]][2])
+            res = fitter.fit_batch([made[i][2] for i in order], [made[i][0][1] for i in order])
+            fits = dict(zip(order, res, strict=True))
+        except Exception as err:  # noqa: BLE001 - the whole batch failed: record it for each simulation
+            errors.update({i: err for i in order})
+
+    def work(job: _Job) -> xr.DataTree:
+        if job.index in errors:
+            raise errors[job.index]
+        seeds, truth, data = made[job.index]
+        return _sim_tree(job, seeds, truth, data, *fits[job.index])
+
+    return [guarded(job.root, sim_key(job.index), lambda job=job: work(job)) for job in jobs]
 
 
 def run_sbc(
@@ -103,8 +141,10 @@ def run_sbc(
     ----------
     generator : AsemGenerator or NormalGenerator
         Makes ``(truth, data)`` from a seed.
-    backend : NutpieBackend or MockBackend
-        Fits a dataset and returns the thinned draws.
+    backend : NutpieBackend, JaxVmapBackend or MockBackend
+        Fits a dataset and returns the thinned draws. A backend with a ``batch_size``
+        (:class:`~asem_bayes.sbc.jax_backend.JaxVmapBackend`) gets ``batch_size`` simulations per
+        task, fitted at once; each is checkpointed when its batch finishes.
     n_sims : int
         Number of simulations (a finished run can be extended by asking for more).
     out : path
@@ -140,7 +180,23 @@ def run_sbc(
     ]
     jobs = [_Job(str(store.root), i, int(seed), generator, backend) for i in pending]
     t0 = time.perf_counter()
-    execute(_sbc_task, jobs, workers=workers, scheduler=scheduler, client=client, progress=progress, desc="SBC fits")
+    batch = getattr(backend, "batch_size", None)
+    if batch:
+        batches = [jobs[k : k + batch] for k in range(0, len(jobs), batch)]
+        execute(
+            _sbc_batch_task,
+            batches,
+            workers=workers,
+            scheduler=scheduler,
+            client=client,
+            progress=progress,
+            desc="SBC fits",
+            total=len(jobs),
+        )
+    else:
+        execute(
+            _sbc_task, jobs, workers=workers, scheduler=scheduler, client=client, progress=progress, desc="SBC fits"
+        )
     res = load_sbc(out, quantities=quantities, sims=range(n_sims), backend=backend)
     res.run_seconds = time.perf_counter() - t0
     res.fitted_now = len(jobs)
