@@ -126,10 +126,16 @@ class _Settings:
     target_accept: float
     cores: int | None
     seed: int
+    backend: str = "nutpie"
+    batch_size: int = 50
+    x64: bool = True
 
     def config(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
         d["variants"], d["candidates"] = list(self.variants), list(self.candidates)
+        if self.backend == "nutpie":  # stores made before the JAX backend existed stay resumable
+            for k in ("backend", "batch_size", "x64"):
+                d.pop(k)
         return {"kind": "model_recovery", **d}
 
 
@@ -207,6 +213,97 @@ def _recovery_batch(jobs: list[_RecJob]) -> list[dict[str, Any]]:
     return [_recovery_task(j) for j in jobs]
 
 
+def _recovery_jax_batch(jobs: list[_RecJob]) -> list[dict[str, Any]]:
+    """Fits of one candidate, all at once with the JAX sampler (``backend="jax-vmap"``); each
+    fit's file is written (or its error recorded) after the batch."""
+    from asem_bayes import jax_model
+    from asem_bayes.model import log_likelihood
+    from asem_bayes.sbc.jax_backend import JaxVmapBackend
+    from asem_bayes.simulate import true_params
+
+    s = jobs[0].settings
+    cand = jobs[0].candidate
+    v = get_variant(cand)
+    made: dict[int, tuple] = {}
+    errors: dict[int, BaseException] = {}
+    for n, job in enumerate(jobs):
+        try:
+            data = _dataset(s, job.true, job.rep)
+            index = (s.variants.index(job.true), job.rep, 1000 + s.candidates.index(cand))
+            (fit_seed,) = task_seeds(s.seed, index, 1)
+            made[n] = (data, fit_seed)
+        except Exception as err:  # noqa: BLE001 - recorded for this fit below
+            errors[n] = err
+    fitted: dict[int, tuple] = {}
+    if made:
+        order = list(made)
+        try:
+            backend = JaxVmapBackend(
+                cand, mode=s.mode, draws=s.draws, tune=s.tune, chains=s.chains, thin=1,
+                target_accept=s.target_accept, batch_size=s.batch_size, x64=s.x64,
+            )
+            key = ("recovery-jax", backend.cache_key(), s.n_dyads, s.n_days)
+            fitter = worker_cached(key, lambda: backend.prepare(made[order[0]][0]))
+            inps = [fitter._inputs(made[n][0]) for n in order]
+            for start in range(0, len(order), s.batch_size):
+                part = order[start : start + s.batch_size]
+                arrays = [fitter.model.data(inps[order.index(n)]) for n in part]
+                pad = s.batch_size - len(part)
+                seeds = [made[n][1] for n in part]
+                out = jax_model.sample_many(
+                    fitter.model, jax_model.stack_data(arrays + [arrays[-1]] * pad), seeds + [seeds[-1]] * pad,
+                    backend.settings(),
+                )
+                fitter.compile_seconds += out["compile_seconds"]
+                posts = jax_model.posterior_datasets(fitter.model, out, len(part))
+                for i, n in enumerate(part):
+                    fitted[n] = (posts[i], out["diverging"][i], inps[order.index(n)], out["sample_seconds"] / len(part))
+        except Exception as err:  # noqa: BLE001 - the whole batch failed: record it for each fit
+            errors.update({n: err for n in order if n not in fitted})
+
+    def work(n: int, job: _RecJob) -> xr.DataTree:
+        if n in errors:
+            raise errors[n]
+        data, fit_seed = made[n]
+        post, diverging, inp, seconds = fitted[n]
+        truth = true_params(data)
+        attrs = {
+            "true_variant": job.true,
+            "fit_variant": cand,
+            "rep": job.rep,
+            "asem_variant": cand,
+            "asem_mode": s.mode,
+            "loo_unit": s.loo_unit,
+            "seed": fit_seed,
+            "sample_seconds": float(seconds),
+            "compile_seconds": float(fitter.compile_seconds),
+            "sampler": "jax-vmap",
+        }
+        draws = xr.DataArray(diverging, dims=("chain", "draw"), coords={"chain": post["chain"], "draw": post["draw"]})
+        return xr.DataTree.from_dict(
+            {
+                "/": xr.Dataset(attrs=attrs),
+                "posterior": post[[p for p in v.param_names if p in post]],
+                "sample_stats": xr.Dataset({"diverging": draws}),
+                "log_likelihood": log_likelihood(post, inp, v, s.mode, s.loo_unit),
+                "truth": xr.Dataset({k: ((), float(x)) for k, x in truth.items() if np.ndim(x) == 0}),
+            }
+        )
+
+    return [
+        guarded(job.root, fit_key(job.true, job.rep, cand), lambda n=n, job=job: work(n, job))
+        for n, job in enumerate(jobs)
+    ]
+
+
+def _jax_batches(jobs: list[_RecJob], batch_size: int) -> list[list[_RecJob]]:
+    """Fits grouped by candidate, ``batch_size`` per task (one vmapped call each)."""
+    by_cand: dict[str, list[_RecJob]] = {}
+    for j in jobs:
+        by_cand.setdefault(j.candidate, []).append(j)
+    return [g[i : i + batch_size] for g in by_cand.values() for i in range(0, len(g), batch_size)]
+
+
 def _batches(jobs: list[_RecJob], workers: int) -> list[list[_RecJob]]:
     """Group the fits by candidate, and split each group so that every worker has work.
 
@@ -249,6 +346,9 @@ def run_model_recovery(
     client: Any = None,
     progress: bool = True,
     retry_failed: bool = False,
+    backend: str = "nutpie",
+    batch_size: int = 50,
+    x64: bool = True,
 ) -> RecoveryResult:
     """Model recovery: simulate from each variant, fit every candidate, pick by PSIS-LOO.
 
@@ -280,6 +380,15 @@ def run_model_recovery(
         As in :func:`asem_bayes.sbc.run_sbc`.
     retry_failed : bool
         Refit fits whose earlier attempt failed.
+    backend : {"nutpie", "jax-vmap"}
+        ``nutpie``: one compiled fit after another per worker; ``jax-vmap``: ``batch_size`` fits
+        of a candidate at once with the JAX sampler (:mod:`asem_bayes.jax_model`; blackjax NUTS
+        with window adaptation, ``vmap`` over datasets and chains), for an accelerator. Every
+        fit is still stored in its own file, written when its batch finishes.
+    batch_size : int
+        ``jax-vmap`` only: fits per batch.
+    x64 : bool
+        ``jax-vmap`` only: compute in float64 (else float32).
 
     Returns
     -------
@@ -295,8 +404,10 @@ def run_model_recovery(
         raise ValueError(f"loo_unit must be one of {LOO_UNITS}, got {loo_unit!r}")
     if reps < 1:
         raise ValueError(f"reps must be at least 1, got {reps}")
+    if backend not in ("nutpie", "jax-vmap"):
+        raise ValueError(f"backend must be 'nutpie' or 'jax-vmap', got {backend!r}")
     s = _Settings(variants, candidates, int(n_dyads), int(n_days), params, mode, loo_unit, int(draws), int(tune),
-                  int(chains), float(target_accept), cores, int(seed))
+                  int(chains), float(target_accept), cores, int(seed), backend, int(batch_size), bool(x64))
     store = Store(out, s.config())
     jobs = []
     # Ordered by candidate: a worker compiles a candidate's model the first time it meets it.
@@ -309,8 +420,13 @@ def run_model_recovery(
                 jobs.append(_RecJob(str(store.root), s, true, rep, cand))
     t0 = time.perf_counter()
     n_slots = workers if scheduler is None and client is None else 2 * len(candidates)
-    execute(_recovery_batch, _batches(jobs, n_slots), workers=workers, scheduler=scheduler, client=client,
-            progress=progress, desc="recovery fits", total=len(jobs))
+    fn, tasks = (
+        (_recovery_jax_batch, _jax_batches(jobs, s.batch_size))
+        if backend == "jax-vmap"
+        else (_recovery_batch, _batches(jobs, n_slots))
+    )
+    execute(fn, tasks, workers=workers, scheduler=scheduler, client=client, progress=progress,
+            desc="recovery fits", total=len(jobs))
     res = load_recovery(out, reps=reps)
     res.run_seconds = time.perf_counter() - t0
     res.fitted_now = len(jobs)

@@ -195,3 +195,28 @@ def test_sbc_smoke_resume_and_load(tmp_path):
     again = load_sbc(out)
     np.testing.assert_array_equal(again.ranks.values, res4.ranks.values)
     assert again.config["backend"]["class"] == "JaxVmapBackend"
+
+
+@pytest.mark.slow  # compiles the JAX sampler for two variants
+def test_model_recovery_with_jax_backend_runs_and_resumes(tmp_path):
+    from asem_bayes.recovery import run_model_recovery
+
+    kw = dict(
+        variants=("stable", "asem"),
+        reps=2,
+        n_dyads=4,
+        n_days=7,
+        draws=40,
+        tune=60,
+        chains=2,
+        workers=0,
+        progress=False,
+        backend="jax-vmap",
+        batch_size=2,
+    )
+    res = run_model_recovery(tmp_path / "mr", **kw)
+    assert res.failed == {} and len(res.loo) == 8 and res.fitted_now == 8
+    assert set(res.loo["candidate"]) == {"stable", "asem"} and res.loo["elpd"].notna().all()
+    assert not res.coverage().empty
+    again = run_model_recovery(tmp_path / "mr", **kw)
+    assert again.fitted_now == 0

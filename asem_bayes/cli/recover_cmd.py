@@ -38,7 +38,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cores", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, type=Path, help="run directory (created; reused to resume)")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes (0: inline)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local worker processes (0: inline; default 1, or 0 with --backend jax-vmap)")
+    p.add_argument("--backend", choices=("nutpie", "jax-vmap"), default="nutpie",
+                   help="nutpie (default) or jax-vmap: BATCH fits of a candidate at once with JAX, for a GPU")
+    p.add_argument("--batch-size", type=int, default=50, help="jax-vmap: fits per batch (default 50)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address: run there instead")
     p.add_argument("--retry-failed", action="store_true")
     p.add_argument("--no-progress", action="store_true")
@@ -64,10 +68,12 @@ def run(args: argparse.Namespace) -> int:
         chains=args.chains,
         cores=args.cores,
         seed=args.seed,
-        workers=args.workers,
+        workers=(0 if args.backend == "jax-vmap" else 1) if args.workers is None else args.workers,
         scheduler=args.scheduler,
         progress=not args.no_progress,
         retry_failed=args.retry_failed,
+        backend=args.backend,
+        batch_size=args.batch_size,
     )
     print(res.summary())
     print("\nconfusion (rows: true variant, columns: selected; share of datasets)")
