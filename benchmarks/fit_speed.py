@@ -36,6 +36,7 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--tune", type=int, default=1000)
     ap.add_argument("--chains", type=int, default=4)
+    ap.add_argument("--target-accept", type=float, default=0.8)
     ap.add_argument("--other-draws", type=int, default=300, help="draws (and tuning) for the non-nutpie samplers")
     ap.add_argument("--other-chains", type=int, default=2)
     args = ap.parse_args()
@@ -57,12 +58,23 @@ def main() -> None:
             if sampler == "nutpie"
             else (args.other_draws, args.other_draws, args.other_chains)
         )
-        fit = cm.fit(study, draws=draws, tune=tune, chains=chains, seed=1, cores=2, loo_unit=None)
+        fit = cm.fit(
+            study,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=1,
+            cores=2,
+            loo_unit=None,
+            target_accept=args.target_accept,
+        )
         total_s = time.perf_counter() - t0
         sample_s = fit.attrs["sample_seconds"]
-        d = diagnose(fit)
+        d = diagnose(fit)  # population and person parameters
+        d_pop = diagnose(fit, var_names=informed)
         ess = _min_ess(fit, informed)
-        rows.append((sampler, compile_s, sample_s, total_s, chains * draws, ess, ess / sample_s, d))
+        steps = float(fit.sample_stats["n_steps"].mean()) if "n_steps" in fit.sample_stats else float("nan")
+        rows.append((sampler, compile_s, sample_s, total_s, chains * draws, ess, ess / sample_s, d, d_pop, steps))
         if sampler == "nutpie":
             nutpie_fit = fit
         print(f"{sampler}: done ({total_s:.0f} s)", flush=True)
@@ -70,13 +82,15 @@ def main() -> None:
     print(f"\nasem, {args.dyads} dyads x {args.days} days (seed 1), 2 cores")
     print(
         f"{'sampler':10s} {'compile s':>9s} {'sample s':>9s} {'total s':>8s} {'draws':>6s} "
-        f"{'min ESS':>8s} {'ESS/s':>7s} {'div':>4s} {'maxRhat':>8s}"
+        f"{'min ESS':>8s} {'ESS/s':>7s} {'div':>4s} {'Rhat pop':>8s} {'Rhat all':>8s} {'steps':>6s}"
     )
-    for sampler, c, s, t, n, ess, rate, d in rows:
+    for sampler, c, s, t, n, ess, rate, d, d_pop, steps in rows:
         print(
             f"{sampler:10s} {c:9.1f} {s:9.1f} {t:8.1f} {n:6d} {ess:8.0f} {rate:7.2f} "
-            f"{d.divergences:4d} {d.max_rhat:8.3f}"
+            f"{d.divergences:4d} {d_pop.max_rhat:8.3f} {d.max_rhat:8.3f} {steps:6.1f}"
         )
+    print("min ESS and ESS/s: bulk ESS of the informed population parameters; Rhat pop: their max R-hat;")
+    print("Rhat all: max over population and person parameters; steps: mean leapfrog steps per draw")
     base = {r[0]: r[6] for r in rows}
     if "nutpie" in base:
         for other in base:

@@ -100,3 +100,27 @@ def test_kernel_matches_generic_step_directly(rng):
     b = lambda x: np.broadcast_to(x, (6, 2)).astype(float)  # noqa: E731
     got = delta_forward(p["s0"], b(l0[0]), b(l0[1]), b(l1[0] - l0[0]), b(l1[1] - l0[1]), pos_s, neg_s)[0]
     np.testing.assert_allclose(got, np.stack(want), rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("variant", CHANGING)
+def test_zero_evidence_has_zero_derivative(variant, rng):
+    """The kernel skips evidence entries that are exactly 0 in both passes, which is exact only
+    if such an entry stays 0 when any parameter moves (its derivative is 0). Checked with
+    events that are 0/1 and fractional, at random parameter values inside the bounds."""
+    v = ab.get_variant(variant)
+    shape = (40, 8, 2)
+    ev = {}
+    for k in ("threat", "safe", "soft", "confidence", "dependence"):
+        x = rng.random(shape)
+        ev[k] = np.where(rng.random(shape) < 0.5, 0.0, np.where(rng.random(shape) < 0.5, 1.0, x))
+    events = dynamics.Events(**ev)
+    dyn = [q for q in v.params if q.group == "dynamics" and np.isfinite(q.bounds).all()]
+    for _ in range(5):
+        p = {q.name: rng.uniform(*q.bounds) for q in dyn}
+        base = v.evidence(np, events, p)
+        zero = [np.broadcast_to(b, shape) == 0.0 for b in base]
+        assert any(z.any() for z in zero)  # the check has something to check
+        for q in dyn:
+            moved = dict(p, **{q.name: p[q.name] + 1e-3 * (q.bounds[1] - q.bounds[0])})
+            for z, b in zip(zero, v.evidence(np, events, moved), strict=True):
+                assert np.all(np.broadcast_to(b, shape)[z] == 0.0), (variant, q.name)
