@@ -259,7 +259,9 @@ def _recovery_jax_batch(jobs: list[_RecJob]) -> list[dict[str, Any]]:
                 for i, n in enumerate(part):
                     fitted[n] = (posts[i], out["diverging"][i], inps[order.index(n)], out["sample_seconds"] / len(part))
         except Exception as err:  # noqa: BLE001 - the whole batch failed: record it for each fit
-            errors.update({n: err for n in order if n not in fitted})
+            from asem_bayes.sbc.jax_backend import without_jax_note
+
+            errors.update({n: without_jax_note(err) for n in order if n not in fitted})
 
     def work(n: int, job: _RecJob) -> xr.DataTree:
         if n in errors:

@@ -15,6 +15,7 @@ The comparison is with the PyMC model in the schema's own coordinates (``reparam
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 
@@ -220,3 +221,42 @@ def test_model_recovery_with_jax_backend_runs_and_resumes(tmp_path):
     assert not res.coverage().empty
     again = run_model_recovery(tmp_path / "mr", **kw)
     assert again.fitted_now == 0
+
+
+@dataclasses.dataclass(frozen=True)
+class _EventGapGenerator:
+    """An ``asem`` generator whose studies lack one event report (the backend's default
+    missing-event policy refuses them)."""
+
+    def generate(self, seed: int):
+        from asem_bayes.sbc import AsemGenerator
+
+        truth, data = AsemGenerator("asem", n_dyads=4, n_days=7).generate(seed)
+        gap = data["confidence"].copy(deep=True)
+        gap.values[0, 0, 3] = np.nan
+        data["confidence"] = gap
+        return truth, data
+
+    def spec(self) -> dict:
+        return {"class": "_EventGapGenerator"}
+
+
+def test_failed_batch_is_recorded_for_each_simulation(tmp_path):
+    from asem_bayes.sbc import JaxVmapBackend, run_sbc
+
+    backend = JaxVmapBackend("asem", draws=10, tune=10, thin=1, batch_size=2)
+    res = run_sbc(_EventGapGenerator(), backend, 3, tmp_path / "bad", workers=0, progress=False)
+    assert sorted(res.failed) == [0, 1, 2] and res.n_sims == 0
+    assert all("DataError" in msg and "confidence" in msg for msg in res.failed.values())
+
+
+def test_jax_tracing_note_is_dropped_from_errors():
+    from asem_bayes.sbc.jax_backend import without_jax_note
+
+    def bad(x):
+        raise TypeError("boom")
+
+    with pytest.raises(TypeError) as info:
+        jax.jit(bad)(1.0)
+    err = without_jax_note(info.value)
+    assert not any("JAX has removed" in n for n in getattr(err, "__notes__", []))

@@ -110,7 +110,9 @@ def _sbc_batch_task(jobs: list[_Job]) -> list[dict[str, Any]]:
             res = fitter.fit_batch([made[i][2] for i in order], [made[i][0][1] for i in order])
             fits = dict(zip(order, res, strict=True))
         except Exception as err:  # noqa: BLE001 - the whole batch failed: record it for each simulation
-            errors.update({i: err for i in order})
+            from asem_bayes.sbc.jax_backend import without_jax_note
+
+            errors.update({i: without_jax_note(err) for i in order})
 
     def work(job: _Job) -> xr.DataTree:
         if job.index in errors:

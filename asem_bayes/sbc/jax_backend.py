@@ -26,7 +26,16 @@ import xarray as xr
 from asem_bayes.registry import get_variant
 from asem_bayes.sbc.quantities import AsemLogLik, Parameters, TrajectoryChange
 
-__all__ = ["JaxVmapBackend", "JaxFitter"]
+__all__ = ["JaxVmapBackend", "JaxFitter", "without_jax_note"]
+
+
+def without_jax_note(err: BaseException) -> BaseException:
+    """Drop the note JAX appends to exceptions raised while tracing ("JAX has removed its internal
+    frames ..."), so the last line of a stored traceback, which run summaries show, names the error."""
+    notes = getattr(err, "__notes__", None)
+    if notes:
+        err.__notes__ = [n for n in notes if "JAX has removed its internal frames" not in n]
+    return err
 
 
 @dataclass(frozen=True)
