@@ -100,8 +100,29 @@ def loo_problems(name: str, elpd: Any, unit: str) -> list[str]:
     return [msg]
 
 
+def _check_precomputed(results: Mapping[str, Any]) -> str:
+    """Checks for K-fold results (from :func:`asem_bayes.kfold.kfold`); returns their unit."""
+    if len(results) < 2:
+        raise ComparisonError(f"need at least two results to compare, got {len(results)}")
+    items = list(results.items())
+    for name, res in items:
+        if getattr(res, "elpd_i", None) is None:
+            raise ComparisonError(f"result {name!r} has no pointwise elpd (elpd_i)")
+    ref_name, ref = items[0]
+    for name, res in items[1:]:
+        for attr, what in (("asem_unit", "leave-out units"), ("asem_mode", "modes"), ("asem_data", "data")):
+            a, b = getattr(ref, attr, None), getattr(res, attr, None)
+            if a != b:
+                raise ComparisonError(f"results {ref_name!r} and {name!r} differ in their {what} ({a!r} and {b!r})")
+        if int(res.n_data_points) != int(ref.n_data_points):
+            raise ComparisonError(
+                f"results {ref_name!r} and {name!r} score {ref.n_data_points} and {res.n_data_points} units"
+            )
+    return str(getattr(ref, "asem_unit", "unknown"))
+
+
 def compare(
-    fits: Mapping[str, xr.DataTree],
+    fits: Mapping[str, Any],
     *,
     method: str = "stacking",
     var_name: str = "log_lik",
@@ -110,9 +131,11 @@ def compare(
 
     Parameters
     ----------
-    fits : mapping of str to xarray.DataTree
+    fits : mapping of str to xarray.DataTree, or of str to K-fold results
         Fits from :func:`asem_bayes.model.fit` (or :meth:`CompiledModel.fit`) with a
-        ``log_likelihood`` group, all of the same data, mode and leave-out unit.
+        ``log_likelihood`` group, all of the same data, mode and leave-out unit (compared by
+        PSIS-LOO); or results of :func:`asem_bayes.kfold.kfold` of the same data, mode and unit
+        (compared by their exact K-fold elpd; no Pareto k applies).
     method : {"stacking", "bb-pseudo-bma", "pseudo-bma"}
         How ArviZ computes the model weights.
     var_name : str
@@ -135,17 +158,30 @@ def compare(
     from arviz_stats import loo
 
     fits = dict(fits)
-    _check_comparable(fits, var_name)
-    unit = _unit(next(iter(fits.values())), var_name)
+    trees = {n: f for n, f in fits.items() if isinstance(f, xr.DataTree)}
+    if trees and len(trees) != len(fits):
+        raise ComparisonError(
+            "mix of fits (PSIS-LOO) and precomputed K-fold results; compare fits with fits, K-fold with K-fold"
+        )
     loos, problems = {}, []
-    for name, tree in fits.items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # restated below, in words, per fit
-            loos[name] = loo(tree, pointwise=True, var_name=var_name)
-        problems += loo_problems(name, loos[name], unit)
+    if trees:
+        _check_comparable(fits, var_name)
+        unit = _unit(next(iter(fits.values())), var_name)
+        for name, tree in fits.items():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # restated below, in words, per fit
+                loos[name] = loo(tree, pointwise=True, var_name=var_name)
+            problems += loo_problems(name, loos[name], unit)
+    else:
+        unit = _check_precomputed(fits)
+        loos = fits
     table = az_compare(loos, method=method)
     table["n_units"] = [int(loos[n].n_data_points) for n in table.index]
-    table["k_bad"] = [int(np.sum(np.asarray(loos[n].pareto_k) > loos[n].good_k)) for n in table.index]
+    table["k_bad"] = [
+        0 if loos[n].pareto_k is None else int(np.sum(np.asarray(loos[n].pareto_k) > loos[n].good_k))
+        for n in table.index
+    ]
+    table.attrs["method"] = "kfold" if not trees else "psis-loo"
     table.attrs["problems"] = problems
     table.attrs["unit"] = unit
     if problems:
@@ -156,7 +192,8 @@ def compare(
 def describe(table: pd.DataFrame) -> str:
     """The comparison in a few sentences."""
     best = table.index[0]
-    lines = [f"Best predictive fit by PSIS-LOO (leave-out unit: {table.attrs.get('unit', '?')}): {best!r}."]
+    how_cv = "exact K-fold" if table.attrs.get("method") == "kfold" else "PSIS-LOO"
+    lines = [f"Best predictive fit by {how_cv} (leave-out unit: {table.attrs.get('unit', '?')}): {best!r}."]
     for name in table.index[1:]:
         diff, dse = float(table.loc[name, "elpd_diff"]), float(table.loc[name, "dse"])
         if abs(diff) < 4:

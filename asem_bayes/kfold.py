@@ -1,0 +1,215 @@
+"""Exact K-fold cross-validation of ASEM fits, for when PSIS-LOO cannot be trusted.
+
+PSIS-LOO approximates leaving a unit out by reweighting the full posterior. For this
+hierarchical time-series model a leave-out unit (a person, even a person-week) carries much of
+the information about its own person-level parameters, the leave-one-out posterior is far from
+the full one, and Pareto k flags most units. K-fold refits the model K times, each time with one
+fold of units' ratings set missing (missing ratings drop out of the likelihood; the days still
+advance the working models, and the events stay known in the conditional mode), and scores the
+held-out ratings under that fold's posterior. :func:`arviz_stats.loo_kfold` does the
+bookkeeping; this module supplies the refits, through one compiled model (the design does not
+change when ratings go missing, so nothing is recompiled).
+
+The result is an ``ELPDDataLOOKFold`` that :func:`asem_bayes.compare` accepts in place of a fit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from arviz_stats.loo import SamplingWrapper
+
+from asem_bayes import dims as D
+from asem_bayes.inputs import DataError
+from asem_bayes.simulate import wave_positions
+
+__all__ = ["kfold", "KFoldWrapper", "data_fingerprint"]
+
+
+def data_fingerprint(data: xr.Dataset) -> str:
+    """A hash of a study's ratings and events (to refuse comparing results of different data)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in (*D.RATINGS, *D.EVENTS):
+        if name in data:
+            h.update(name.encode())
+            h.update(np.ascontiguousarray(data[name].values, dtype=float).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _stacked_log_lik(fit: xr.DataTree, var_name: str) -> tuple[xr.DataArray, tuple[str, ...]]:
+    """The fit's unit log-likelihood with its unit dims flattened into one ``unit`` dim (C order,
+    the order of :func:`asem_bayes.model._unit_index`)."""
+    ll = fit["log_likelihood"][var_name]
+    udims = tuple(d for d in ll.dims if d not in ("chain", "draw"))
+    ll = ll.transpose("chain", "draw", *udims)
+    n_units = int(np.prod([ll.sizes[d] for d in udims]))
+    flat = xr.DataArray(
+        ll.values.reshape(ll.sizes["chain"], ll.sizes["draw"], n_units),
+        dims=("chain", "draw", "unit"),
+        coords={"chain": ll["chain"].values, "draw": ll["draw"].values, "unit": np.arange(n_units)},
+        name=var_name,
+    )
+    return flat, udims
+
+
+class KFoldWrapper(SamplingWrapper):
+    """:class:`arviz_stats.loo.SamplingWrapper` that refits an ASEM variant with a fold's ratings missing.
+
+    Parameters
+    ----------
+    fit : xarray.DataTree
+        The full-data fit (its ``attrs`` give the leave-out unit).
+    data : xarray.Dataset
+        The study the fit was made on.
+    compiled : CompiledModel
+        Compiled for this design, variant and mode.
+    sample_kwargs : dict
+        Passed to :meth:`CompiledModel.fit` for each refit (``draws``, ``tune``, ``chains``,
+        ``seed``, ``target_accept``, ...).
+    """
+
+    def __init__(self, fit: xr.DataTree, data: xr.Dataset, compiled: Any, sample_kwargs: dict[str, Any]) -> None:
+        from asem_bayes.model import _unit_index
+
+        super().__init__(model=compiled, idata_orig=fit)
+        self.data = data
+        self.unit = str(fit.attrs.get("loo_unit") or "")
+        self.inp = compiled.prepare(data)
+        self.cell_unit = _unit_index(self.unit, self.inp.n_dyads, self.inp.n_days)[0]
+        self.n_units = int(self.cell_unit.max()) + 1
+        self.sample_kwargs = dict(sample_kwargs)
+        self.fold = 0
+
+    def held_out_cells(self, units: np.ndarray) -> np.ndarray:
+        """Boolean ``(dyad, person, day)`` mask of the cells whose ratings belong to ``units``."""
+        held = np.zeros(self.n_units, bool)
+        held[np.asarray(units, dtype=int)] = True
+        return held[self.cell_unit].reshape(self.inp.n_dyads, 2, self.inp.n_days)
+
+    def sel_observations(self, idx: np.ndarray) -> tuple[xr.Dataset, np.ndarray]:
+        cells = self.held_out_cells(idx)
+        train = self.data.copy()
+        dims = D.PERSON_DAY_DIMS
+        for name in D.DAILY_RATINGS:
+            if name in train:
+                da = train[name].transpose(*dims)
+                train[name] = da.where(~xr.DataArray(cells, dims=dims)).transpose(*train[name].dims)
+        if any(name in train for name in D.TRAITS):
+            at_waves = cells[:, :, wave_positions(self.data)]  # (dyad, person, wave)
+            wdims = D.PERSON_WAVE_DIMS
+            for name in D.TRAITS:
+                if name in train:
+                    da = train[name].transpose(*wdims)
+                    train[name] = da.where(~xr.DataArray(at_waves, dims=wdims)).transpose(*train[name].dims)
+        return train, np.asarray(idx, dtype=int)
+
+    def sample(self, modified_observed_data: xr.Dataset) -> xr.DataTree:
+        self.fold += 1
+        kw = dict(self.sample_kwargs)
+        if kw.get("seed") is not None:
+            kw["seed"] = int(kw["seed"]) + self.fold  # a distinct, reproducible seed per fold
+        return self.model.fit(modified_observed_data, loo_unit=None, **kw)
+
+    def get_inference_data(self, fitted_model: xr.DataTree) -> xr.DataTree:
+        return fitted_model
+
+    def log_likelihood__i(self, excluded_obs: np.ndarray, idata__i: xr.DataTree) -> xr.DataArray:
+        from asem_bayes.model import log_likelihood
+
+        m = self.model
+        ll = log_likelihood(idata__i.posterior.to_dataset(), self.inp, m.variant, m.mode, self.unit)["log_lik"]
+        udims = [d for d in ll.dims if d not in ("chain", "draw")]
+        ll = ll.transpose("chain", "draw", *udims)
+        flat = ll.values.reshape(ll.sizes["chain"], ll.sizes["draw"], -1)[:, :, excluded_obs]
+        return xr.DataArray(flat, dims=("chain", "draw", "unit"), coords={"unit": excluded_obs})
+
+
+def kfold(
+    fit: xr.DataTree,
+    data: xr.Dataset,
+    *,
+    compiled: Any = None,
+    k: int = 4,
+    folds: np.ndarray | None = None,
+    seed: int = 0,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    cores: int | None = None,
+    target_accept: float = 0.8,
+    var_name: str = "log_lik",
+) -> Any:
+    """Exact K-fold cross-validation of a fit, at the fit's leave-out unit.
+
+    Parameters
+    ----------
+    fit : xarray.DataTree
+        Full-data fit with a ``log_likelihood`` group (fit with ``loo_unit`` set, e.g.
+        ``"person-week"``, the unit that suits this model: each fold then keeps every person's
+        other weeks, so held-out weeks are predicted from the person's own parameters).
+    data : xarray.Dataset
+        The study the fit was made on.
+    compiled : CompiledModel or None
+        A model compiled for this design, variant and mode; compiled here if None.
+    k : int
+        Number of folds (random, balanced, seeded by ``seed``), unless ``folds`` is given.
+    folds : array or None
+        Fold number (1..K) of each leave-out unit, in the C order of the unit dims.
+    seed : int
+        Seed of the fold split and of the refits (fold ``j`` samples with ``seed + j``).
+    draws, tune, chains, cores, target_accept
+        Sampler settings of each refit.
+    var_name : str
+        Log-likelihood variable of ``fit``.
+
+    Returns
+    -------
+    arviz_stats.utils.ELPDDataLOOKFold
+        With ``elpd``, ``se``, pointwise ``elpd_i``; ``asem_unit`` and ``asem_mode`` record the
+        leave-out unit and mode, and ``refit_diagnostics`` the sampler diagnostics of each fold.
+
+    Raises
+    ------
+    DataError
+        When the fit has no unit log-likelihood, or is in the joint mode (held-out events cannot
+        be dropped from the conditioning set there).
+    """
+    from arviz_stats import loo_kfold
+
+    from asem_bayes.diagnostics import diagnose
+    from asem_bayes.model import CompiledModel
+
+    if "log_likelihood" not in fit.children or var_name not in fit["log_likelihood"]:
+        raise DataError(f"the fit has no log_likelihood/{var_name}: fit it with loo_unit set (e.g. 'person-week')")
+    mode = fit.attrs.get("asem_mode", "conditional")
+    if mode != "conditional":
+        raise DataError(
+            "K-fold is implemented for the conditional mode: in the joint mode the held-out units' events are "
+            "both scored and needed by the states, so they cannot simply be left out"
+        )
+    variant = fit.attrs.get("asem_variant", "asem")
+    if compiled is None:
+        compiled = CompiledModel(data, variant, mode=mode, trajectories=False)
+    elif compiled.variant.name != variant or compiled.mode != mode:
+        raise ValueError(f"the compiled model is {compiled.variant.name!r}/{compiled.mode}, the fit {variant!r}/{mode}")
+    ll, _ = _stacked_log_lik(fit, var_name)
+    tree = xr.DataTree.from_dict(
+        {"posterior": fit.posterior.to_dataset(), "log_likelihood": xr.Dataset({var_name: ll})}
+    )
+    wrapper = KFoldWrapper(
+        fit,
+        data,
+        compiled,
+        {"draws": draws, "tune": tune, "chains": chains, "cores": cores, "seed": seed, "target_accept": target_accept},
+    )
+    res = loo_kfold(tree, wrapper, pointwise=True, var_name=var_name, k=k, folds=folds, seed=seed, save_fits=True)
+    res.asem_unit = wrapper.unit
+    res.asem_mode = mode
+    res.asem_data = data_fingerprint(data)
+    res.refit_diagnostics = {j: diagnose(f["fit"]).as_dict() for j, f in sorted((res.fold_fits or {}).items())}
+    res.fold_fits = None  # the refits' posteriors are large; their diagnostics are kept above
+    return res
