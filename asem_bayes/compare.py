@@ -175,7 +175,7 @@ def compare(
     else:
         unit = _check_precomputed(fits)
         loos = fits
-    table = az_compare(loos, method=method)
+    table = az_compare(loos, method=method, round_to="none")  # raw numbers; rounding is for display
     table["n_units"] = [int(loos[n].n_data_points) for n in table.index]
     table["k_bad"] = [
         0 if loos[n].pareto_k is None else int(np.sum(np.asarray(loos[n].pareto_k) > loos[n].good_k))

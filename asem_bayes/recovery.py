@@ -129,6 +129,7 @@ class _Settings:
     backend: str = "nutpie"
     batch_size: int = 50
     x64: bool = True
+    kfold: int = 0
 
     def config(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -136,6 +137,8 @@ class _Settings:
         if self.backend == "nutpie":  # stores made before the JAX backend existed stay resumable
             for k in ("backend", "batch_size", "x64"):
                 d.pop(k)
+        if not self.kfold:  # likewise for stores made before K-fold existed
+            d.pop("kfold")
         return {"kind": "model_recovery", **d}
 
 
@@ -195,17 +198,51 @@ def _recovery_task(job: _RecJob) -> dict[str, Any]:
             "sample_seconds": float(tree.attrs.get("sample_seconds", np.nan)),
             "compile_seconds": float(cm.compile_seconds),
         }
-        return xr.DataTree.from_dict(
-            {
-                "/": xr.Dataset(attrs=attrs),
-                "posterior": post,
-                "sample_stats": tree.sample_stats.to_dataset()[["diverging"]],
-                "log_likelihood": tree.log_likelihood.to_dataset(),
-                "truth": truth_ds,
-            }
-        )
+        groups = {
+            "/": xr.Dataset(attrs=attrs),
+            "posterior": post,
+            "sample_stats": tree.sample_stats.to_dataset()[["diverging"]],
+            "log_likelihood": tree.log_likelihood.to_dataset(),
+            "truth": truth_ds,
+        }
+        if s.kfold:
+            from asem_bayes.kfold import kfold
+
+            res = kfold(
+                tree, data, compiled=cm, k=s.kfold, seed=fit_seed, draws=s.draws, tune=s.tune, chains=s.chains,
+                cores=s.cores, target_accept=s.target_accept,
+            )
+            groups["kfold"] = kfold_dataset(res)
+        return xr.DataTree.from_dict(groups)
 
     return guarded(job.root, fit_key(job.true, job.rep, job.candidate), work)
+
+
+def kfold_dataset(res: Any) -> xr.Dataset:
+    """A K-fold result (:func:`asem_bayes.kfold.kfold`) as a Dataset, to store with a fit."""
+    divergences = [int(d["divergences"]) for d in getattr(res, "refit_diagnostics", {}).values()]
+    return xr.Dataset(
+        {"elpd_i": res.elpd_i.rename("elpd_i"), "p_kfold_i": res.p_kfold_i.rename("p_kfold_i")},
+        attrs={
+            "elpd": float(res.elpd), "se": float(res.se), "p": float(res.p), "n_samples": int(res.n_samples),
+            "n_folds": int(res.n_folds), "asem_unit": res.asem_unit, "asem_mode": res.asem_mode,
+            "asem_data": res.asem_data, "refit_divergences": sum(divergences),
+        },
+    )
+
+
+def kfold_result(ds: xr.Dataset) -> Any:
+    """The stored K-fold Dataset back as an ``ELPDDataLOOKFold`` that :func:`asem_bayes.compare` takes."""
+    from arviz_stats.utils import ELPDDataLOOKFold
+
+    a = ds.attrs
+    res = ELPDDataLOOKFold(
+        elpd=float(a["elpd"]), se=float(a["se"]), p=float(a["p"]), n_samples=int(a["n_samples"]),
+        n_data_points=int(ds["elpd_i"].size), scale="log", warning=False, good_k=None, elpd_i=ds["elpd_i"],
+        n_folds=int(a["n_folds"]), p_kfold_i=ds["p_kfold_i"],
+    )
+    res.asem_unit, res.asem_mode, res.asem_data = a["asem_unit"], a["asem_mode"], a["asem_data"]
+    return res
 
 
 def _recovery_batch(jobs: list[_RecJob]) -> list[dict[str, Any]]:
@@ -351,8 +388,9 @@ def run_model_recovery(
     backend: str = "nutpie",
     batch_size: int = 50,
     x64: bool = True,
+    kfold: int = 0,
 ) -> RecoveryResult:
-    """Model recovery: simulate from each variant, fit every candidate, pick by PSIS-LOO.
+    """Model recovery: simulate from each variant, fit every candidate, pick by PSIS-LOO (or K-fold).
 
     Parameters
     ----------
@@ -391,6 +429,11 @@ def run_model_recovery(
         ``jax-vmap`` only: fits per batch.
     x64 : bool
         ``jax-vmap`` only: compute in float64 (else float32).
+    kfold : int
+        If > 0 (``nutpie`` backend, conditional mode), also run exact ``kfold``-fold
+        cross-validation at ``loo_unit`` for every fit (:func:`asem_bayes.kfold.kfold`; K more
+        fits each, through the same compiled model) and select by its elpd instead of PSIS-LOO.
+        Use ``loo_unit="person-week"`` with it.
 
     Returns
     -------
@@ -408,8 +451,13 @@ def run_model_recovery(
         raise ValueError(f"reps must be at least 1, got {reps}")
     if backend not in ("nutpie", "jax-vmap"):
         raise ValueError(f"backend must be 'nutpie' or 'jax-vmap', got {backend!r}")
+    if kfold < 0 or kfold == 1:
+        raise ValueError(f"kfold must be 0 (PSIS-LOO) or at least 2 folds, got {kfold}")
+    if kfold and (backend != "nutpie" or mode != "conditional"):
+        raise ValueError("kfold needs backend='nutpie' and mode='conditional'")
     s = _Settings(variants, candidates, int(n_dyads), int(n_days), params, mode, loo_unit, int(draws), int(tune),
-                  int(chains), float(target_accept), cores, int(seed), backend, int(batch_size), bool(x64))
+                  int(chains), float(target_accept), cores, int(seed), backend, int(batch_size), bool(x64),
+                  int(kfold))
     store = Store(out, s.config())
     jobs = []
     # Ordered by candidate: a worker compiles a candidate's model the first time it meets it.
@@ -463,9 +511,13 @@ def load_recovery(out: str | Path, reps: int | None = None) -> RecoveryResult:
                     param_frames.append(pr.assign(variant=true, rep=rep).reset_index())
             if len(trees) < 2:
                 continue
+            use_kfold = bool(cfg.get("kfold")) and all("kfold" in t.children for t in trees.values())
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                table = compare(trees)
+                if use_kfold:
+                    table = compare({c: kfold_result(t["kfold"].to_dataset()) for c, t in trees.items()})
+                else:
+                    table = compare(trees)
             for cand in trees:
                 loo_rows.append(
                     {
@@ -478,6 +530,7 @@ def load_recovery(out: str | Path, reps: int | None = None) -> RecoveryResult:
                         "dse": float(table.loc[cand, "dse"]),
                         "weight": float(table.loc[cand, "weight"]),
                         "k_bad": int(table.loc[cand, "k_bad"]),
+                        "criterion": "kfold" if use_kfold else "psis-loo",
                         "n_units": int(table.loc[cand, "n_units"]),
                         "divergences": int(trees[cand].sample_stats["diverging"].sum()),
                         "sample_seconds": float(trees[cand].attrs.get("sample_seconds", np.nan)),
@@ -559,8 +612,11 @@ class RecoveryResult:
 
     def summary(self) -> str:
         conf = self.confusion()
+        how = "PSIS-LOO"
+        if len(self.loo) and "criterion" in self.loo and (self.loo["criterion"] == "kfold").all():
+            how = f"exact {self.config.get('kfold')}-fold cross-validation"
         lines = [
-            f"Model recovery: {len(self.choices)} datasets, {len(self.loo)} fits compared by PSIS-LOO "
+            f"Model recovery: {len(self.choices)} datasets, {len(self.loo)} fits compared by {how} "
             f"(leave-out unit {self.config.get('loo_unit')}), {len(self.failed)} fits failed."
         ]
         for v in self.variants:

@@ -100,3 +100,28 @@ def test_model_recovery_small_run_resumes(tmp_path, compiled_asem):
     again = run_model_recovery(tmp_path / "mr", **kw)
     assert again.fitted_now == 0
     pd.testing.assert_frame_equal(load_recovery(tmp_path / "mr").loo, res.loo)
+
+
+def test_model_recovery_by_kfold(tmp_path, compiled_asem):
+    """Selection by exact K-fold at the person-week: every fit stores its K-fold elpd and the
+    choice uses it (no Pareto k involved). One dataset from each of two variants, both fitted."""
+    from asem_bayes.sbc.runner import _CACHE
+
+    n_dyads, n_days = compiled_asem.design_key[0], compiled_asem.design_key[1]
+    _CACHE[("recovery", "asem", "conditional", n_dyads, n_days)] = compiled_asem
+    kw = dict(variants=("stable", "asem"), reps=1, n_dyads=n_dyads, n_days=n_days, draws=100, tune=150, chains=2,
+              workers=0, progress=False, seed=4, loo_unit="person-week", kfold=2, target_accept=0.95)
+    res = run_model_recovery(tmp_path / "kf", **kw)
+    assert not res.failed, res.failed
+    assert len(res.loo) == 4 and (res.loo["criterion"] == "kfold").all()
+    assert (res.loo["k_bad"] == 0).all() and (res.loo["n_units"] == n_dyads * 2 * 3).all()
+    assert "2-fold" in res.summary()
+    # the stored K-fold elpd is what the table ranks by
+    from asem_bayes.recovery import fit_key, kfold_result
+    from asem_bayes.sbc.runner import Store
+
+    tree = Store(tmp_path / "kf").read_fit(fit_key("asem", 0, "asem"))
+    row = res.loo.query("true == 'asem' and candidate == 'asem'").iloc[0]
+    assert row["elpd"] == pytest.approx(kfold_result(tree["kfold"].to_dataset()).elpd)
+    with pytest.raises(ValueError, match="kfold"):
+        run_model_recovery(tmp_path / "x", kfold=1)

@@ -43,6 +43,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=("nutpie", "jax-vmap"), default="nutpie",
                    help="nutpie (default) or jax-vmap: BATCH fits of a candidate at once with JAX, for a GPU")
     p.add_argument("--batch-size", type=int, default=50, help="jax-vmap: fits per batch (default 50)")
+    p.add_argument("--kfold", type=int, default=0,
+                   help="select by exact K-fold at --loo-unit with this many folds (K more fits per fit; "
+                        "use --loo-unit person-week) instead of PSIS-LOO (default 0: PSIS-LOO)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address: run there instead")
     p.add_argument("--retry-failed", action="store_true")
     p.add_argument("--no-progress", action="store_true")
@@ -74,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         retry_failed=args.retry_failed,
         backend=args.backend,
         batch_size=args.batch_size,
+        kfold=args.kfold,
     )
     print(res.summary())
     print("\nconfusion (rows: true variant, columns: selected; share of datasets)")
