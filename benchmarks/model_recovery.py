@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--days", type=int, default=FULL["days"])
     ap.add_argument("--params", choices=("reference", "prior"), default="reference")
     ap.add_argument("--loo-unit", default="person")
+    ap.add_argument("--kfold", type=int, default=0, help="select by exact K-fold with this many folds (0: PSIS-LOO)")
+    ap.add_argument("--target-accept", type=float, default=0.8)
     ap.add_argument("--draws", type=int, default=500)
     ap.add_argument("--tune", type=int, default=500)
     ap.add_argument("--chains", type=int, default=2)
@@ -51,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     res = run_model_recovery(
         args.out, variants=variants, reps=args.reps, n_dyads=args.dyads, n_days=args.days, params=args.params,
         loo_unit=args.loo_unit, draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores,
-        seed=args.seed, workers=args.workers, scheduler=args.scheduler,
+        seed=args.seed, workers=args.workers, scheduler=args.scheduler, kfold=args.kfold,
+        target_accept=args.target_accept,
     )
     wall = time.perf_counter() - t0
     runs = log_invocation(args.out, wall, res.fitted_now)
@@ -63,19 +66,23 @@ def main(argv: list[str] | None = None) -> int:
     size = f"{args.reps} datasets per variant, {args.dyads} dyads x {args.days} days"
     reduced = (args.reps, args.dyads, args.days) != (FULL["reps"], FULL["dyads"], FULL["days"])
     args.figures.mkdir(parents=True, exist_ok=True)
-    unit = args.loo_unit.replace("-", "_")
+    unit = args.loo_unit.replace("-", "_") + (f"_kfold{args.kfold}" if args.kfold else "")
     fig_path = args.figures / f"model_recovery_{args.reps}x{args.dyads}x{args.days}_{unit}_confusion.png"
+    how = f"exact {args.kfold}-fold cross-validation" if args.kfold else "PSIS-LOO"
     res.plot_confusion(fig_path)
     hits = {v: float(conf.loc[v, v]) for v in variants if v in conf.columns and np.isfinite(conf.loc[v, v])}
     loo = res.loo
     cov = res.coverage()
     lines = [
-        "# Model recovery by PSIS-LOO",
+        f"# Model recovery by {how}",
         "",
         ("**REDUCED SIZE** - " if reduced else "") + f"what ran: **{size}**, true parameters: {args.params} "
         f"values; every dataset fitted by {', '.join(f'`{v}`' for v in variants)} (conditional mode, nutpie, "
-        f"{args.chains} chains x {args.draws} draws after {args.tune} warm-up); PSIS-LOO with leave-out unit "
-        f"`{args.loo_unit}`; {args.workers} worker process(es); seed {args.seed}.",
+        f"{args.chains} chains x {args.draws} draws after {args.tune} warm-up, target acceptance "
+        f"{args.target_accept}); {how} with leave-out unit `{args.loo_unit}`"
+        + (f" (each fit refitted {args.kfold} times, one random fold of units' ratings set missing)" if args.kfold
+           else "")
+        + f"; {args.workers} worker process(es); seed {args.seed}.",
         f"Full-size command: `.venv/bin/python benchmarks/model_recovery.py --reps {FULL['reps']} --dyads "
         f"{FULL['dyads']} --days {FULL['days']} --workers 2` (resumable).",
         "",
@@ -88,7 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         "- Share of datasets whose highest-elpd variant is the true one: "
         + ", ".join(f"`{v}` {h:.0%}" for v, h in hits.items()) + " (target: at least 80% each at full size).",
     ]
-    if len(loo):
+    if len(loo) and args.kfold:
+        lines.append(
+            f"- Selection by exact K-fold: no importance sampling, so no Pareto k applies; fits with divergences: "
+            f"{int((loo['divergences'] > 0).sum())} of {len(loo)} (full-data fits)."
+        )
+    elif len(loo):
         lines.append(
             f"- Fits with leave-out units of high Pareto k: {int((loo['k_bad'] > 0).sum())} of {len(loo)} "
             f"(median {float(loo['k_bad'].median()):.0f} of {int(loo['n_units'].iloc[0])} units); fits with "
@@ -100,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"- **Caveat**: in the median fit {share_bad:.0%} of the leave-out units have Pareto k above ArviZ's "
                 "threshold, so PSIS-LOO is unreliable there and the selections above are not trustworthy. A "
                 f"`{args.loo_unit}` unit removes data that informs that unit's own person-level parameters, so the "
-                "leave-one-out posterior is far from the full posterior. Exact refits leaving units out (K-fold "
-                "by dyad) or a smaller unit are needed for a sound comparison."
+                "leave-one-out posterior is far from the full posterior. Exact refits leaving units out are "
+                "needed for a sound comparison: `--loo-unit person-week --kfold 4`."
             )
     for k, msg in sorted(res.failed.items()):
         lines.append(f"- {k} failed: {msg}")

@@ -97,7 +97,22 @@ def main(argv: list[str] | None = None) -> int:
     backend = NutpieBackend("asem", draws=args.draws, tune=args.tune, chains=args.chains, thin=args.thin,
                             target_accept=args.target_accept, cores=args.cores)
     t0 = time.perf_counter()
-    res = run_sbc(gen, backend, args.sims, args.out, seed=args.seed, workers=args.workers, scheduler=args.scheduler)
+    import signal
+
+    def _term(signum, frame):  # a killed run still logs its wall time and what it finished
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _term)
+    fits_dir = args.out / "fits"
+    done_before = len(list(fits_dir.glob("*.nc"))) if fits_dir.exists() else 0
+    try:
+        res = run_sbc(gen, backend, args.sims, args.out, seed=args.seed, workers=args.workers,
+                      scheduler=args.scheduler)
+    except KeyboardInterrupt:
+        done = len(list(fits_dir.glob("*.nc"))) - done_before
+        log_invocation(args.out, time.perf_counter() - t0, done)
+        print(f"interrupted: {done} fit(s) finished in this invocation and are kept; run again to resume")
+        return 130
     wall = time.perf_counter() - t0
     runs = log_invocation(args.out, wall, res.fitted_now)
     uni = res.uniformity(args.prob)
