@@ -131,8 +131,8 @@ posterior moves when a person is left out: below about 0.7 the importance-sampli
 that person's elpd is reliable; above it the person is so influential (little data, or unusual)
 that PSIS underestimates how much leaving them out costs, which makes that fit look better than it
 is. Leaving out whole persons removes many observations at once, so high k is common in small
-studies: the remedies are exact refits for those persons (K-fold) or a smaller unit
-(`loo_unit="person-week"`).""",
+studies: the remedies are a smaller unit (`loo_unit="person-week"`) and exact refits that leave
+units out (K-fold, below).""",
     ),
     (
         "code",
@@ -145,8 +145,18 @@ parameters (initial working models, learning rates, rating intercepts) are infor
 by that person's data, so the posterior without them is far from the full posterior. The
 reduced-size model-recovery report (`reports/model_recovery.md`) found most persons above the
 threshold even at 20 couples x 21 days. Read the elpd differences as a direction supported by the
-posterior predictive check below, not as exact numbers; for a decision on real data, confirm with
-exact K-fold refits (leaving out whole couples) or the smaller `person-week` unit.""",
+posterior predictive check below, not as exact numbers. For a decision, confirm with exact
+K-fold cross-validation at the person-week, which refits each variant K times through its
+compiled model with one fold of person-weeks' ratings set missing and needs no Pareto k:
+
+```python
+from asem_bayes.kfold import kfold
+pw = {v: compiled[v].fit(study, seed=1, loo_unit="person-week") for v in compiled}
+print(ab.compare({v: kfold(pw[v], study, compiled=compiled[v], k=4, seed=1) for v in compiled}))
+```
+
+(not run here: it costs K more fits per variant; `asem recover --loo-unit person-week --kfold 4`
+does the same for model recovery).""",
     ),
     (
         "md",
