@@ -43,6 +43,15 @@ def informed_params(variant: str, mode: str) -> list[str]:
     return [p.name for p in v.params if mode == "joint" or p.group != "events"]
 
 
+def asem_quantities(variant: str, mode: str, missing_events: str = "error") -> list[Any]:
+    """Default SBC test quantities of an ASEM variant: the informed population parameters, the
+    log-likelihood of the data, and (for variants whose working models move) their change."""
+    qs: list[Any] = [Parameters(informed_params(variant, mode)), AsemLogLik(variant, mode, missing_events)]
+    if get_variant(variant).changes:
+        qs.append(TrajectoryChange(variant, missing_events))
+    return qs
+
+
 def _thin(post: xr.Dataset, thin: int) -> xr.Dataset:
     post = post.isel(draw=slice(None, None, thin))
     return post.assign_coords(draw=np.arange(post.sizes["draw"]), chain=np.arange(post.sizes["chain"]))
@@ -126,13 +135,7 @@ class NutpieBackend:
         return json.dumps(self.spec(), sort_keys=True)
 
     def quantities(self) -> list[Any]:
-        qs: list[Any] = [
-            Parameters(informed_params(self.variant, self.mode)),
-            AsemLogLik(self.variant, self.mode, self.missing_events),
-        ]
-        if get_variant(self.variant).changes:
-            qs.append(TrajectoryChange(self.variant, self.missing_events))
-        return qs
+        return asem_quantities(self.variant, self.mode, self.missing_events)
 
     def prepare(self, example: xr.Dataset) -> _NutpieFitter:
         from asem_bayes.model import CompiledModel

@@ -24,7 +24,6 @@ import numpy as np
 import xarray as xr
 
 from asem_bayes.registry import get_variant
-from asem_bayes.sbc.quantities import AsemLogLik, Parameters, TrajectoryChange
 
 __all__ = ["JaxVmapBackend", "JaxFitter", "without_jax_note"]
 
@@ -116,15 +115,9 @@ class JaxVmapBackend:
         return json.dumps(self.spec(), sort_keys=True)
 
     def quantities(self) -> list[Any]:
-        from asem_bayes.sbc.backends import informed_params
+        from asem_bayes.sbc.backends import asem_quantities
 
-        qs: list[Any] = [
-            Parameters(informed_params(self.variant, self.mode)),
-            AsemLogLik(self.variant, self.mode, self.missing_events),
-        ]
-        if get_variant(self.variant).changes:
-            qs.append(TrajectoryChange(self.variant, self.missing_events))
-        return qs
+        return asem_quantities(self.variant, self.mode, self.missing_events)
 
     def settings(self):
         """The sampler settings (:class:`asem_bayes.jax_model.SamplerSettings`)."""
