@@ -40,20 +40,12 @@ def data_fingerprint(data: xr.Dataset) -> str:
     return h.hexdigest()[:16]
 
 
-def _stacked_log_lik(fit: xr.DataTree, var_name: str) -> tuple[xr.DataArray, tuple[str, ...]]:
-    """The fit's unit log-likelihood with its unit dims flattened into one ``unit`` dim (C order,
-    the order of :func:`asem_bayes.model._unit_index`)."""
-    ll = fit["log_likelihood"][var_name]
-    udims = tuple(d for d in ll.dims if d not in ("chain", "draw"))
+def _unit_values(ll: xr.DataArray) -> np.ndarray:
+    """A unit log-likelihood as ``(chain, draw, unit)`` values, its unit dims flattened in C order
+    (the order of :func:`asem_bayes.model._unit_index`)."""
+    udims = [d for d in ll.dims if d not in ("chain", "draw")]
     ll = ll.transpose("chain", "draw", *udims)
-    n_units = int(np.prod([ll.sizes[d] for d in udims]))
-    flat = xr.DataArray(
-        ll.values.reshape(ll.sizes["chain"], ll.sizes["draw"], n_units),
-        dims=("chain", "draw", "unit"),
-        coords={"chain": ll["chain"].values, "draw": ll["draw"].values, "unit": np.arange(n_units)},
-        name=var_name,
-    )
-    return flat, udims
+    return ll.values.reshape(ll.sizes["chain"], ll.sizes["draw"], -1)
 
 
 class KFoldWrapper(SamplingWrapper):
@@ -122,9 +114,7 @@ class KFoldWrapper(SamplingWrapper):
 
         m = self.model
         ll = log_likelihood(idata__i.posterior.to_dataset(), self.inp, m.variant, m.mode, self.unit)["log_lik"]
-        udims = [d for d in ll.dims if d not in ("chain", "draw")]
-        ll = ll.transpose("chain", "draw", *udims)
-        flat = ll.values.reshape(ll.sizes["chain"], ll.sizes["draw"], -1)[:, :, excluded_obs]
+        flat = _unit_values(ll)[:, :, excluded_obs]
         return xr.DataArray(flat, dims=("chain", "draw", "unit"), coords={"unit": excluded_obs})
 
 
@@ -196,7 +186,14 @@ def kfold(
         compiled = CompiledModel(data, variant, mode=mode, trajectories=False)
     elif compiled.variant.name != variant or compiled.mode != mode:
         raise ValueError(f"the compiled model is {compiled.variant.name!r}/{compiled.mode}, the fit {variant!r}/{mode}")
-    ll, _ = _stacked_log_lik(fit, var_name)
+    ll_full = fit["log_likelihood"][var_name]
+    values = _unit_values(ll_full)
+    ll = xr.DataArray(
+        values,
+        dims=("chain", "draw", "unit"),
+        coords={"chain": ll_full["chain"].values, "draw": ll_full["draw"].values, "unit": np.arange(values.shape[2])},
+        name=var_name,
+    )
     tree = xr.DataTree.from_dict(
         {"posterior": fit.posterior.to_dataset(), "log_likelihood": xr.Dataset({var_name: ll})}
     )

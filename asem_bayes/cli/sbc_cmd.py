@@ -70,31 +70,20 @@ def run(args: argparse.Namespace) -> int:
         backend = MockBackend(
             sd_scale=0.5 if args.mock == "narrow" else 1.0, use_likelihood=args.mock != "no-likelihood"
         )
-    elif args.backend == "jax-vmap":
-        gen = AsemGenerator(args.variant, args.dyads, args.days, mode=args.mode, likert=args.likert)
-        backend = JaxVmapBackend(
-            args.variant,
-            mode=gen.mode,
-            draws=args.draws,
-            tune=args.tune,
-            chains=args.chains,
-            thin=args.thin,
-            target_accept=args.target_accept,
-            batch_size=args.batch_size,
-            x64=not args.float32,
-        )
     else:
         gen = AsemGenerator(args.variant, args.dyads, args.days, mode=args.mode, likert=args.likert)
-        backend = NutpieBackend(
-            args.variant,
+        common = dict(
             mode=gen.mode,
             draws=args.draws,
             tune=args.tune,
             chains=args.chains,
             thin=args.thin,
             target_accept=args.target_accept,
-            cores=args.cores,
         )
+        if args.backend == "jax-vmap":
+            backend = JaxVmapBackend(args.variant, batch_size=args.batch_size, x64=not args.float32, **common)
+        else:
+            backend = NutpieBackend(args.variant, cores=args.cores, **common)
     res = run_sbc(
         gen,
         backend,
