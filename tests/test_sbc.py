@@ -75,6 +75,23 @@ def test_likelihood_left_out_fails_only_on_the_loglik(tmp_path):
     assert "loglik" in res.summary(PROB)
 
 
+def test_autocorrelated_draws_fail_until_ranked_on_their_ess(tmp_path):
+    """Every draw exact but neighbours correlated (a low-ESS sampler): raw ranks leave the band,
+    ranking each fit on its ESS (no refit) brings them back; a miscalibrated posterior still fails
+    after that thinning, so it does not hide model errors."""
+    out = tmp_path / "ar"
+    res = _run(out, MockBackend(draws=400, autocorr=0.95), n=200)
+    assert not res.uniformity(PROB)["uniform"].all(), res.uniformity(PROB)
+    thinned = load_sbc(out, thin_to_ess=True)
+    n_draws = thinned.table["n_draws"].values
+    assert n_draws.max() < 60 and n_draws.min() >= 1  # 400 draws, ESS about 400 * 0.05 / 1.95 = 10 (1-30 estimated)
+    assert np.all(thinned.table["rank"].values <= n_draws)
+    assert thinned.uniformity(PROB)["uniform"].all(), thinned.uniformity(PROB)
+    narrow = tmp_path / "ar_narrow"
+    _run(narrow, MockBackend(draws=400, autocorr=0.95, sd_scale=0.5), n=200)
+    assert not load_sbc(narrow, thin_to_ess=True).uniformity(PROB).loc[["mu", "nu"], "uniform"].any()
+
+
 def test_uniformity_test_detects_nonuniform_values():
     rng = np.random.default_rng(3)
     assert uniformity_test(rng.random(200))["uniform"]

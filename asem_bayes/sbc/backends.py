@@ -205,6 +205,11 @@ class MockBackend:
       parameters' ranks stay exactly uniform (a parameter-only SBC passes), only the
       log-likelihood test quantity exposes it.
 
+    And one sampler artefact: ``autocorr > 0`` draws each chain as a stationary AR(1) process
+    around the exact posterior (every draw is an exact posterior draw, but neighbours are
+    correlated), as an MCMC sampler with a low ESS does. Ranks among correlated draws lean to
+    the extremes; ranking on the ESS (``load_sbc(thin_to_ess=True)``) removes that.
+
     Parameters
     ----------
     params : tuple of str
@@ -215,6 +220,8 @@ class MockBackend:
         Multiplies the posterior standard deviation.
     use_likelihood : bool
         Condition on the data or not.
+    autocorr : float
+        Lag-1 autocorrelation of the draws within a chain (0: independent draws).
     delay : float
         Seconds to sleep per fit, so a test can interrupt a run in the middle (test hook, not
         part of :meth:`spec`).
@@ -231,6 +238,7 @@ class MockBackend:
     thin: int = 1
     sd_scale: float = 1.0
     use_likelihood: bool = True
+    autocorr: float = 0.0
     delay: float = field(default=0.0, compare=False)
     fail_on: tuple[int, ...] = field(default=(), compare=False)
     interrupt_on: tuple[int, ...] = field(default=(), compare=False)
@@ -248,6 +256,7 @@ class MockBackend:
             "thin": self.thin,
             "sd_scale": self.sd_scale,
             "use_likelihood": self.use_likelihood,
+            **({"autocorr": self.autocorr} if self.autocorr else {}),
         }
 
     def cache_key(self) -> str:
@@ -277,7 +286,20 @@ class MockBackend:
                 mean, sd = y.sum() / prec, 1.0 / np.sqrt(prec)
             else:
                 mean, sd = 0.0, 1.0
-            post[p] = (("chain", "draw"), rng.normal(mean, sd * self.sd_scale, (self.chains, self.draws)))
+            eps = rng.standard_normal((self.chains, self.draws))
+            if self.autocorr:
+                r = self.autocorr
+                for t in range(1, self.draws):  # stationary AR(1): unit variance at every step
+                    eps[:, t] = r * eps[:, t - 1] + np.sqrt(1 - r * r) * eps[:, t]
+            post[p] = (("chain", "draw"), mean + sd * self.sd_scale * eps)
         ds = xr.Dataset(post, coords={"chain": np.arange(self.chains), "draw": np.arange(self.draws)})
-        diag = xr.Dataset({"divergences": 0, "max_rhat": 1.0, "min_ess_bulk": float(self.chains * self.draws)})
+        if self.autocorr:
+            import arviz as az
+
+            ess = {m: float(min(az.ess(ds, method=m)[p].item() for p in self.params)) for m in ("bulk", "tail")}
+        else:
+            ess = {m: float(self.chains * self.draws) for m in ("bulk", "tail")}
+        diag = xr.Dataset(
+            {"divergences": 0, "max_rhat": 1.0, "min_ess_bulk": ess["bulk"], "min_ess_tail": ess["tail"]}
+        )
         return _thin(ds, self.thin), diag

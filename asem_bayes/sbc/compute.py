@@ -232,11 +232,38 @@ def _rank(values: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
     return float(rank), (rank + rng.random()) / (draws.size + 1)
 
 
-def rank_fit(tree: xr.DataTree, quantities: Sequence[Any]) -> dict[str, dict[str, float]]:
-    """Ranks of the truth for one stored fit: ``{quantity: {rank, pit, truth, mean, sd}}``."""
+def ess_draws(tree: xr.DataTree) -> int | None:
+    """How many of a stored fit's draws are about independent: its smallest bulk or tail ESS.
+
+    None when the fit stored no ESS (e.g. a mock backend with independent draws).
+    """
+    if "diagnostics" not in tree:
+        return None
+    diag = tree["diagnostics"].to_dataset()
+    ess = [float(diag[k]) for k in ("min_ess_bulk", "min_ess_tail") if k in diag and np.isfinite(float(diag[k]))]
+    return max(1, int(min(ess))) if ess else None
+
+
+def thin_posterior(post: xr.Dataset, max_draws: int | None) -> xr.Dataset:
+    """Keep every k-th draw of each chain, with the smallest k that leaves at most ``max_draws``."""
+    n = post.sizes["chain"] * post.sizes["draw"]
+    if max_draws is None or max_draws >= n:
+        return post
+    step = -(-n // max(1, max_draws))
+    return post.isel(draw=slice(None, None, step))
+
+
+def rank_fit(
+    tree: xr.DataTree, quantities: Sequence[Any], max_draws: int | None = None
+) -> dict[str, dict[str, float]]:
+    """Ranks of the truth for one stored fit: ``{quantity: {rank, pit, truth, mean, sd, n_draws}}``.
+
+    ``max_draws`` thins the stored draws further before ranking (see :func:`load_sbc`'s
+    ``thin_to_ess``); ranks then lie in ``0..n_draws``.
+    """
     truth = tree["truth"].to_dataset()
     data = tree["data"].to_dataset()
-    draws = _stack(tree["posterior"].to_dataset())
+    draws = _stack(thin_posterior(tree["posterior"].to_dataset(), max_draws))
     names = [n for n in draws.data_vars if n in truth]
     t = truth[names].expand_dims({SAMPLE: [-1]})
     t = t.transpose(SAMPLE, *[d for d in t.dims if d != SAMPLE])
@@ -254,7 +281,8 @@ def rank_fit(tree: xr.DataTree, quantities: Sequence[Any]) -> dict[str, dict[str
                 "pit": pit,
                 "truth": v[0],
                 "mean": float(np.mean(v[1:])),
-                "sd": float(np.std(v[1:], ddof=1)),
+                "sd": float(np.std(v[1:], ddof=1)) if v.size > 2 else np.nan,
+                "n_draws": float(v.size - 1),
             }
     return out
 
@@ -264,6 +292,7 @@ def load_sbc(
     quantities: Sequence[Any] | None = None,
     sims: Sequence[int] | range | None = None,
     backend: Any = None,
+    thin_to_ess: bool = False,
 ) -> SBCResult:
     """Rank the stored fits of a run, without refitting anything.
 
@@ -277,6 +306,12 @@ def load_sbc(
         Which simulations (default: every finished one).
     backend : optional
         The run's backend (rebuilt from the stored settings when omitted).
+    thin_to_ess : bool
+        Rank each fit on at most as many draws as its smallest bulk/tail ESS (Talts et al. 2018,
+        section 5): SBC ranks assume independent draws, and autocorrelated ones push ranks to the
+        extremes whatever the model. The number of draws is chosen from the posterior draws
+        alone, never from the truth, so a calibrated sampler still gives uniform PITs; ranks
+        then lie in ``0..n_draws`` per simulation (``table["n_draws"]``).
     """
     store = Store(out)
     if store.config.get("kind") != "sbc":
@@ -293,16 +328,16 @@ def load_sbc(
     n_ranks = None
     for key in keys:
         tree = store.read_fit(key)
-        rows.append(rank_fit(tree, quantities))
+        rows.append(rank_fit(tree, quantities, ess_draws(tree) if thin_to_ess else None))
         diags.append(tree["diagnostics"].to_dataset())
         idx.append(int(tree.attrs["sim"]))
-        n_ranks = tree["posterior"].sizes["chain"] * tree["posterior"].sizes["draw"]
+        n_ranks = max(n_ranks or 0, int(rows[-1][quantities[0].names[0]]["n_draws"]))
     names = [n for q in quantities for n in q.names]
     kinds = [getattr(q, "kind", "derived") for q in quantities for _ in q.names]
     table = xr.Dataset(
         {
             f: (("sim", "quantity"), np.array([[r[n][f] for n in names] for r in rows]).reshape(len(rows), len(names)))
-            for f in ("rank", "pit", "truth", "mean", "sd")
+            for f in ("rank", "pit", "truth", "mean", "sd", "n_draws")
         },
         coords={"sim": np.asarray(idx, dtype=int), "quantity": names, "kind": ("quantity", kinds)},
         attrs={"n_ranks": int(n_ranks or 0)},
@@ -330,8 +365,8 @@ class SBCResult:
     ----------
     table : xarray.Dataset
         Dims ``sim`` x ``quantity``: ``rank`` (0..``n_ranks``), ``pit`` (randomised, in (0, 1)),
-        ``truth``, posterior ``mean`` and ``sd`` of each quantity; coord ``kind``
-        (``parameter`` or ``derived``); ``attrs["n_ranks"]``.
+        ``truth``, posterior ``mean`` and ``sd`` of each quantity, ``n_draws`` ranked; coord
+        ``kind`` (``parameter`` or ``derived``); ``attrs["n_ranks"]`` (the largest ``n_draws``).
     diagnostics : xarray.Dataset
         Per simulation sampler diagnostics (divergences, R-hat, ESS, seconds).
     failed : dict

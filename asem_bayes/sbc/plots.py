@@ -106,8 +106,12 @@ def plot_rank_hist(
     edges = np.linspace(-0.5, L + 0.5, bins + 1)
     lo, hi = binom.ppf([(1 - prob) / 2, (1 + prob) / 2], n, 1.0 / bins)
     fig, axes = _grid(len(names))
+    # Fits ranked on different numbers of draws (thinned to their ESS) share a PIT scale only.
+    varying = "n_draws" in result.table and np.unique(result.table["n_draws"].values).size > 1
+    if varying:
+        edges = np.linspace(0.0, 1.0, bins + 1)
     for ax, q in zip(axes, names, strict=False):
-        r = result.table["rank"].sel(quantity=q).values
+        r = result.table["pit" if varying else "rank"].sel(quantity=q).values
         r = r[np.isfinite(r)]
         ax.axhspan(lo, hi, color="0.85", zorder=0)
         ax.axhline(n / bins, color="0.5", lw=0.8)
@@ -116,7 +120,8 @@ def plot_rank_hist(
         ax.set_yticks([])
         ax.set_xlim(edges[0], edges[-1])
         ax.set_ylim(0, max(hi, np.histogram(r, bins=edges)[0].max()) * 1.05)
-    fig.suptitle(f"SBC rank histograms ({n} simulations, ranks 0..{L}, {bins} bins, {prob:.0%} band)")
+    scale = "PIT, draws per fit thinned to its ESS" if varying else f"ranks 0..{L}"
+    fig.suptitle(f"SBC rank histograms ({n} simulations, {scale}, {bins} bins, {prob:.0%} band)")
     if path is not None:
         fig.savefig(path, dpi=110)
     return fig
