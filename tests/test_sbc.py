@@ -282,3 +282,15 @@ def test_real_model_tiny_run_resume_and_rerank(tmp_path, compiled_asem):
     xr.testing.assert_identical(again.table, res.table)
     only_ll = load_sbc(tmp_path / "real", quantities=[AsemLogLik("asem", "conditional")])
     np.testing.assert_array_equal(only_ll.ranks.sel(quantity="loglik"), res.ranks.sel(quantity="loglik"))
+
+
+def test_cli_sbc_mock_with_thin_to_ess(tmp_path, capsys):
+    from asem_bayes.cli import main
+
+    out = tmp_path / "cli"
+    args = ["sbc", "--mock", "calibrated", "--sims", "30", "--workers", "0", "--no-plots", "--no-progress"]
+    assert main([*args, "--out", str(out), "--thin-to-ess"]) == 0
+    text = capsys.readouterr().out
+    # Independent mock draws: the ESS is the number of draws, so nothing is thinned further.
+    assert "30 simulations ranked" in text and "99 thinned draws each" in text
+    assert (out / "uniformity.csv").exists()

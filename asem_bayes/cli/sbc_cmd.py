@@ -53,6 +53,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-plots", action="store_true", help="skip the figures")
     p.add_argument("--strict", action="store_true", help="exit with status 1 if a quantity leaves its band")
     p.add_argument(
+        "--thin-to-ess",
+        action="store_true",
+        help="rank each fit on at most as many draws as its smallest ESS (re-ranks stored fits, no refitting)",
+    )
+    p.add_argument(
         "--mock",
         choices=("calibrated", "narrow", "no-likelihood"),
         default=None,
@@ -95,6 +100,10 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         retry_failed=args.retry_failed,
     )
+    if args.thin_to_ess:
+        from asem_bayes.sbc import load_sbc
+
+        res = load_sbc(args.out, thin_to_ess=True)
     print(res.summary(args.prob))
     uni = res.uniformity(args.prob)
     print(uni.to_string(float_format=lambda x: f"{x:.3g}"))

@@ -447,9 +447,15 @@ class SBCResult:
         """A short report in words."""
         uni = self.uniformity(prob)
         bad = uni.index[~uni["uniform"]].tolist()
+        n_draws = self.table["n_draws"].values if "n_draws" in self.table else np.array([self.n_ranks])
+        draws = (
+            f"{self.n_ranks} thinned draws each"
+            if np.unique(n_draws).size <= 1
+            else f"each fit ranked on its ESS ({int(np.min(n_draws))}-{int(np.max(n_draws))} draws, "
+            f"median {np.median(n_draws):.0f})"
+        )
         lines = [
-            f"SBC: {self.n_sims} simulations ranked ({len(self.failed)} failed), {self.n_ranks} thinned draws each, "
-            f"{len(uni)} quantities.",
+            f"SBC: {self.n_sims} simulations ranked ({len(self.failed)} failed), {draws}, {len(uni)} quantities.",
             (
                 f"All quantities inside the simultaneous {prob:.0%} ECDF bands."
                 if not bad
