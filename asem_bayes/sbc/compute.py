@@ -233,7 +233,8 @@ def _rank(values: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
 
 
 def ess_draws(tree: xr.DataTree) -> int | None:
-    """How many of a stored fit's draws are about independent: its smallest bulk or tail ESS.
+    """How many of a stored fit's draws are about independent: the smallest bulk or tail ESS the
+    backend recorded (over the ranked population parameters, for the ASEM backends).
 
     None when the fit stored no ESS (e.g. a mock backend with independent draws).
     """
@@ -245,7 +246,11 @@ def ess_draws(tree: xr.DataTree) -> int | None:
 
 
 def thin_posterior(post: xr.Dataset, max_draws: int | None) -> xr.Dataset:
-    """Keep every k-th draw of each chain, with the smallest k that leaves at most ``max_draws``."""
+    """Keep every k-th draw of each chain, ``k = ceil(draws in all chains / max_draws)``.
+
+    Each chain keeps ``ceil(draws / k)``, so the total can exceed ``max_draws`` by less than the
+    number of chains.
+    """
     n = post.sizes["chain"] * post.sizes["draw"]
     if max_draws is None or max_draws >= n:
         return post
