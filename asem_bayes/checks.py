@@ -30,16 +30,6 @@ from asem_bayes.schema import Variant
 __all__ = ["score_check"]
 
 
-def _person_z(v: Variant, truth: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """Standardised person-level values at the true population parameters."""
-    out = {}
-    for pp in v.person_params:
-        x = np.asarray(truth[pp.name], dtype=float)
-        lin = np.arctanh(x) if pp.link == "tanh" else x
-        out[pp.name] = (lin - float(truth[pp.mu])) / float(truth[pp.sd])
-    return out
-
-
 def _batch(v: Variant, points: list[dict[str, float]], z: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Population points -> the ``(n, 1, 1)`` / ``(n, dyad, person)`` layout of the numpy likelihood."""
     out = {prm.name: np.array([pt[prm.name] for pt in points])[:, None, None] for prm in v.params}
@@ -79,7 +69,8 @@ def score_check(
     pandas.DataFrame
         Indexed by population parameter: ``value``, ``mean_score`` (per dyad), ``se``, ``t``
         (``mean_score / se``; approximately standard normal for each parameter when the
-        likelihood matches the process that made the data) and ``in_likelihood`` (False for
+        likelihood matches the process that made the data), ``sum_sq`` (sum over dyads of the
+        squared scores, for pooling several studies) and ``in_likelihood`` (False for
         parameters the mode's likelihood does not depend on, whose ``t`` is NaN).
 
     Notes
@@ -96,7 +87,7 @@ def score_check(
     v = get_variant(variant if variant is not None else study.attrs["variant"])
     mode = mode or default_mode(v)
     truth = dict(true_params(study) if params is None else params)
-    z = _person_z(v, truth)
+    z = {pp.name: pp.standardise(truth[pp.name], truth) for pp in v.person_params}
     inp = prepare_inputs(study, joint=mode == "joint", missing_events=missing_events)
     base = {p.name: float(truth[p.name]) for p in v.params}
     steps, points = {}, []
@@ -125,6 +116,7 @@ def score_check(
             "mean_score": mean if informed else 0.0,
             "se": se if informed else np.nan,
             "t": mean / se if informed and se > 0 else np.nan,
+            "sum_sq": float(np.sum(score**2)) if informed else 0.0,
             "in_likelihood": informed,
         }
     out = pd.DataFrame.from_dict(rows, orient="index")

@@ -243,9 +243,7 @@ class JaxModel:
         for v in self.value_vars:
             if v.person:
                 pp = next(q for q in self.variant.person_params if f"{q.name}_z" == v.name)
-                x = np.asarray(params[pp.name], dtype=float)
-                lin = np.arctanh(x) if pp.link == "tanh" else x
-                pos[v.name] = (lin - float(params[pp.mu])) / float(params[pp.sd])
+                pos[v.name] = pp.standardise(params[pp.name], params)
             else:
                 pos[v.name] = _unconstrain(v.transform, np.asarray(params[v.param], dtype=float))
         return pos

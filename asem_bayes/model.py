@@ -221,9 +221,7 @@ def point_from_params(model: pm.Model, variant: str | Variant, params: Mapping[s
     v = get_variant(variant)
     values: dict[str, np.ndarray] = {k: np.asarray(params[k], dtype=float) for k in v.param_names}
     for pp in v.person_params:
-        x = np.asarray(params[pp.name], dtype=float)
-        lin = np.arctanh(x) if pp.link == "tanh" else x
-        values[f"{pp.name}_z"] = (lin - values[pp.mu]) / values[pp.sd]
+        values[f"{pp.name}_z"] = pp.standardise(params[pp.name], params)
     point = {}
     for rv in model.free_RVs:
         value_var = model.rvs_to_values[rv]

@@ -144,6 +144,13 @@ class PersonParam:
         """Map the linear predictor to the parameter's scale with array module ``xp``."""
         return xp.tanh(x) if self.link == "tanh" else x
 
+    def standardise(self, value: Any, params: Mapping[str, Any]) -> np.ndarray:
+        """The standardised ``z`` of given person-level values (numpy), the inverse of the
+        non-centred construction at the population values in ``params``."""
+        x = np.asarray(value, dtype=float)
+        lin = np.arctanh(x) if self.link == "tanh" else x
+        return (lin - float(params[self.mu])) / float(params[self.sd])
+
 
 @dataclass(frozen=True)
 class Variant:

@@ -86,10 +86,9 @@ def score_table(out: Path) -> pd.DataFrame:
             res = score_check(study.load(), "asem")
         n = res.attrs["n_dyads"]
         ok = res[res["in_likelihood"]]
-        sd = ok["se"] * np.sqrt(n)
-        for p in ok.index:  # sum and sum of squares of the per-dyad scores, from mean and sd
+        for p in ok.index:
             total[p] = total.get(p, 0.0) + n * ok.loc[p, "mean_score"]
-            squares[p] = squares.get(p, 0.0) + (n - 1) * sd[p] ** 2 + n * ok.loc[p, "mean_score"] ** 2
+            squares[p] = squares.get(p, 0.0) + ok.loc[p, "sum_sq"]
             n_sims[p] = n_sims.get(p, 0) + 1
         ts.append(res["t"])
     t = pd.concat(ts, axis=1)
