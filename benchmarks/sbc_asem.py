@@ -181,6 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     fit_s = d["fit_seconds"].values if "fit_seconds" in d else np.array([np.nan])
     bad = uni.index[~uni["uniform"]].tolist()
     rel = lambda p: Path("figures") / p.name  # noqa: E731 - report-relative links
+    pit = res.table["pit"]
+    first = pit["sim"] < pit["sim"].median()
+
+    def half(q: str) -> str:
+        p = pit.sel(quantity=q)
+        return f"{float(p.where(first).mean()):.3f} / {float(p.where(~first).mean()):.3f}"
+
     lines = [
         "# SBC of `asem` (conditional mode)",
         "",
@@ -206,6 +213,10 @@ def main(argv: list[str] | None = None) -> int:
         f"smallest bulk/tail ESS, median {np.median(n_draws):.0f}, min {n_draws.min():.0f}; no refitting): outside "
         "the band: " + (", ".join(f"`{b}`" for b in bad_ess) if bad_ess else "none") + ". Autocorrelated draws push "
         "ranks to the extremes whatever the model; this ranking removes that sampler artefact.",
+        "- Mean PIT of each quantity outside a band, in the first and the second half of the simulations "
+        "(a lean that is real shows in both halves): "
+        + ("; ".join(f"`{b}` {half(b)}" for b in sorted(set(bad) | set(bad_ess))) or "none")
+        + ".",
         f"- Code: fits made on {'; '.join(sorted({r.get('code', 'unknown') for r in runs}))}.",
         f"- Wall time of the fitting: {sum(r['wall_s'] for r in runs):.0f} s in {len(runs)} invocation(s) "
         f"({', '.join(str(r['fitted']) + ' fits' for r in runs)}), compiles included, on a 2-core machine "
