@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytensor
 import pytest
@@ -104,7 +105,7 @@ def test_kernel_matches_generic_step_directly(rng):
 
 @pytest.mark.parametrize("variant", CHANGING)
 def test_zero_evidence_has_zero_derivative(variant, rng):
-    """The kernel skips evidence entries that are exactly 0 in both passes, which is exact only
+    """The kernel gives evidence entries that are exactly 0 zero gain and zero gradient, which is exact only
     if such an entry stays 0 when any parameter moves (its derivative is 0). Checked with
     events that are 0/1 and fractional, at random parameter values inside the bounds."""
     v = ab.get_variant(variant)
@@ -124,3 +125,57 @@ def test_zero_evidence_has_zero_derivative(variant, rng):
             moved = dict(p, **{q.name: p[q.name] + 1e-3 * (q.bounds[1] - q.bounds[0])})
             for z, b in zip(zero, v.evidence(np, events, moved), strict=True):
                 assert np.all(np.broadcast_to(b, shape)[z] == 0.0), (variant, q.name)
+
+
+def test_vexp_matches_numpy_exp():
+    """The kernels' vectorisable exp is within 2 ulp of numpy's over the range the learning
+    rates and gains use (and far beyond), exactly 1 at 0 (days without evidence rely on it),
+    and keeps NaN, so a NaN parameter still yields a NaN log density."""
+    from asem_bayes.kernels import vexp
+
+    @numba.njit
+    def vexp_array(x):
+        out = np.empty_like(x)
+        for i in range(x.size):
+            out[i] = vexp(x[i])
+        return out
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([np.linspace(-700.0, 700.0, 200_001), rng.normal(0.0, 5.0, 100_000), [1e-300, -1e-300]])
+    got, want = vexp_array(x), np.exp(x)
+    ulp = np.abs(got - want) / np.spacing(want)
+    assert ulp.max() <= 2.0, ulp.max()
+    assert vexp_array(np.array([0.0, -0.0]))[0] == 1.0 and vexp_array(np.array([-0.0]))[0] == 1.0
+    assert np.isnan(vexp_array(np.array([np.nan]))[0])
+    # a broken control: numpy's exp of a slightly shifted argument fails the same 2 ulp bound
+    assert (np.abs(np.exp(x[:1000] * (1 + 1e-14)) - want[:1000]) / np.spacing(want[:1000])).max() > 2.0
+
+
+def test_clamped_state_gradient():
+    """At the state bound: a day without evidence carries the state, and its gradient, over
+    unchanged; a day whose evidence pushes the state past the bound cuts the gradient (the
+    clamp's derivative is 0 there). Checked against central finite differences."""
+    from asem_bayes.kernels import delta_backward, delta_forward
+
+    B = dynamics.STATE_BOUND
+    n_steps = 4
+    x0 = np.array([[B, 0.2]])
+    th = np.full((1, 2), -1.0)
+    ps = np.zeros((1, 2))
+    e_p = np.zeros((n_steps, 1, 2))
+    e_n = np.zeros((n_steps, 1, 2))
+    e_p[1, 0, 1] = 1e3  # person 1 is pushed onto the bound on day 1
+    Y = delta_forward(x0, th, th, ps, ps, e_p, e_n)
+    assert np.all(Y[0][:, 0, 0] == B) and Y[0][-1, 0, 1] == B
+    gX = np.zeros((n_steps + 1, 1, 2))
+    gX[-1] = 1.0  # d(last state)
+    g_x0 = delta_backward(x0, th, th, ps, ps, e_p, e_n, Y, gX)[0]
+    assert g_x0[0, 0] == 1.0  # carried over by quiet days
+    assert g_x0[0, 1] == 0.0  # cut by the clamp
+    # finite differences agree for person 1, whose state is cut (person 0's state cannot move up)
+    h = 1e-6
+    up, down = x0.copy(), x0.copy()
+    up[0, 1] += h
+    down[0, 1] -= h
+    last = lambda x: delta_forward(x, th, th, ps, ps, e_p, e_n)[0][-1, 0, 1]  # noqa: E731
+    assert (last(up) - last(down)) / (2 * h) == pytest.approx(g_x0[0, 1], abs=1e-9)
