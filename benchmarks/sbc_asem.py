@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -54,14 +55,41 @@ def code_version() -> str:
     return head.stdout.strip() + note
 
 
-def log_invocation(out: Path, wall: float, fitted: int, code: str) -> list[dict]:
-    """Append this invocation's wall time to ``out/bench_timings.json`` and return all of them,
-    so a report regenerated after a resume still shows the time the fitting took."""
+class LoadSampler:
+    """Samples the 1-minute load average every ``every`` seconds in a thread, so the report says
+    how busy the machine was while the fits ran (a wall time is only comparable with its load)."""
+
+    def __init__(self, every: float = 30.0) -> None:
+        import os
+        import threading
+
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+
+        def run() -> None:
+            while not self._stop.wait(every):
+                self.samples.append(os.getloadavg()[0])
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> dict:
+        self._stop.set()
+        if not self.samples:
+            return {}
+        return {"load_mean": round(float(np.mean(self.samples)), 2), "load_max": round(max(self.samples), 2),
+                "load_samples": len(self.samples)}
+
+
+def log_invocation(out: Path, wall: float, fitted: int, code: str, load: dict | None = None) -> list[dict]:
+    """Append this invocation's wall time (and the load average sampled meanwhile) to
+    ``out/bench_timings.json`` and return all of them, so a report regenerated after a resume
+    still shows the time the fitting took."""
     path = out / "bench_timings.json"
     runs = json.loads(path.read_text()) if path.exists() else []
     if fitted:
         runs.append({"wall_s": round(wall, 1), "fitted": fitted, "at": time.strftime("%Y-%m-%d %H:%M:%S"),
-                     "code": code})
+                     "code": code, **(load or {})})
         path.write_text(json.dumps(runs, indent=1))
     return runs
 
@@ -120,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("sbc_runs/sbc_asem"))
     ap.add_argument("--report", type=Path, default=Path("reports/sbc_asem.md"))
     ap.add_argument("--figures", type=Path, default=Path("reports/figures"))
+    ap.add_argument("--tag", default=None, help="figure file prefix (default: sbc_asem_<sims>x<dyads>x<days>)")
     args = ap.parse_args(argv)
 
     import matplotlib
@@ -132,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                             target_accept=args.target_accept, cores=args.cores)
     code = code_version()  # at the start: the code the fits run on, even if HEAD moves meanwhile
     t0 = time.perf_counter()
+    load = LoadSampler()
     import signal
 
     def _term(signum, frame):  # a killed run still logs its wall time and what it finished
@@ -145,18 +175,18 @@ def main(argv: list[str] | None = None) -> int:
                       scheduler=args.scheduler)
     except KeyboardInterrupt:
         done = len(list(fits_dir.glob("*.nc"))) - done_before
-        log_invocation(args.out, time.perf_counter() - t0, done, code)
+        log_invocation(args.out, time.perf_counter() - t0, done, code, load.stop())
         print(f"interrupted: {done} fit(s) finished in this invocation and are kept; run again to resume")
         return 130
     wall = time.perf_counter() - t0
-    runs = log_invocation(args.out, wall, res.fitted_now, code)
+    runs = log_invocation(args.out, wall, res.fitted_now, code, load.stop())
     uni = res.uniformity(args.prob)
     print(res.summary(args.prob))
     print(uni.to_string())
 
     size = f"{args.sims} simulations, {args.dyads} dyads x {args.days} days"
     reduced = (args.sims, args.dyads, args.days) != (FULL["sims"], FULL["dyads"], FULL["days"])
-    tag = f"sbc_asem_{args.sims}x{args.dyads}x{args.days}"
+    tag = args.tag or f"sbc_asem_{args.sims}x{args.dyads}x{args.days}"
     args.figures.mkdir(parents=True, exist_ok=True)
     # Same fits, each ranked on at most as many draws as its smallest ESS (no refitting).
     from asem_bayes.sbc import load_sbc
@@ -196,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         f"thinned by {args.thin} to {res.n_ranks} draws per fit "
         f"(ranks 0..{res.n_ranks}); {args.workers} worker process(es); seed {args.seed}.",
         f"Full-size command: `.venv/bin/python benchmarks/sbc_asem.py --sims {FULL['sims']} --dyads {FULL['dyads']} "
-        f"--days {FULL['days']} --workers 2` (resumable).",
+        f"--days {FULL['days']} --workers 2` (resumable); this report's command: "
+        f"`.venv/bin/python benchmarks/sbc_asem.py {' '.join(argv if argv is not None else sys.argv[1:])}`.",
         "",
         "Events are simulated at fixed exogenous rates (`asem_bayes.sbc.DEFAULT_EXOGENOUS_EVENTS`), so the "
         "conditional model, which conditions on them, is calibrated exactly (MODEL.md section 8). Event-model "
@@ -220,7 +251,10 @@ def main(argv: list[str] | None = None) -> int:
         f"- Code: fits made on {'; '.join(sorted({r.get('code', 'unknown') for r in runs}))}.",
         f"- Wall time of the fitting: {sum(r['wall_s'] for r in runs):.0f} s in {len(runs)} invocation(s) "
         f"({', '.join(str(r['fitted']) + ' fits' for r in runs)}), compiles included, on a 2-core machine "
-        "shared with other jobs (load average 5-10 during the run; times are not a clean speed figure).",
+        "shared with other jobs; 1-minute load average during each invocation (mean / max; the run's own "
+        f"{args.workers} workers x {args.chains} chains add about {args.workers * args.chains}): "
+        + ", ".join(f"{r['load_mean']} / {r['load_max']}" if "load_mean" in r else "not recorded" for r in runs)
+        + ".",
         f"- Model compile time per worker: {', '.join(f'{c:.0f} s' for c in compile_s) or 'n/a'} "
         f"({len(compile_s)} distinct compile(s) recorded by the fits, i.e. one per worker process).",
         f"- Fit time per simulation: median {np.nanmedian(fit_s):.1f} s, max {np.nanmax(fit_s):.1f} s.",
