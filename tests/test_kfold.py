@@ -55,13 +55,15 @@ def test_kfold_scores_held_out_units_and_a_leak_is_caught(small_study, compiled_
     # 121 at this seed), clearly above 0.
     assert res.p > 10
     # Control: a wrapper that leaks the held-out data into the refit makes p_kfold collapse to
-    # Monte Carlo noise between two fits of the same data (1.0 at this seed; 5 allows for
-    # other platforms' floating point while staying far below the honest p).
+    # Monte Carlo noise between two fits of the same data. That noise follows the floating point
+    # of the sampler's path: |p| was 1.0 at this seed with the scalar day-loop kernel and 6.2 with
+    # the vectorised one, while the honest p was 121 and 116. So the bound is relative: a leak
+    # leaves less than a quarter of the honest p (about 29), over four times the largest noise seen.
     import asem_bayes.kfold as kf
 
     monkeypatch.setattr(kf, "KFoldWrapper", _LeakyWrapper)
     leak = kfold(pw_fit, small_study, compiled=compiled_asem, k=2, seed=1, **SAMPLE)
-    assert abs(leak.p) < 5 < res.p - leak.p
+    assert abs(leak.p) < 0.25 * res.p
 
 
 def test_compare_takes_kfold_results_and_refuses_mixtures(small_study, compiled_asem, pw_fit):
