@@ -145,10 +145,8 @@ def test_vexp_matches_numpy_exp():
     got, want = vexp_array(x), np.exp(x)
     ulp = np.abs(got - want) / np.spacing(want)
     assert ulp.max() <= 2.0, ulp.max()
-    assert vexp_array(np.array([0.0, -0.0]))[0] == 1.0 and vexp_array(np.array([-0.0]))[0] == 1.0
+    assert np.all(vexp_array(np.array([0.0, -0.0])) == 1.0)
     assert np.isnan(vexp_array(np.array([np.nan]))[0])
-    # a broken control: numpy's exp of a slightly shifted argument fails the same 2 ulp bound
-    assert (np.abs(np.exp(x[:1000] * (1 + 1e-14)) - want[:1000]) / np.spacing(want[:1000])).max() > 2.0
 
 
 def test_clamped_state_gradient():
