@@ -189,6 +189,50 @@ def compare(
     return table
 
 
+def about_as_good(diff: float, dse: float, small: float = 4.0, n_se: float = 2.0) -> bool:
+    """Whether a candidate ``diff`` elpd behind the best is not clearly worse.
+
+    Not clearly worse: the difference is small (|diff| < ``small``; Sivula et al. 2022 call
+    differences below 4 small) or within ``n_se`` standard errors of the difference.
+    """
+    return abs(diff) < small or (dse > 0 and abs(diff) < n_se * dse)
+
+
+def parsimonious_choice(
+    table: pd.DataFrame, complexity: Mapping[str, float], small: float = 4.0, n_se: float = 2.0
+) -> str:
+    """The simplest candidate of a comparison table that predicts about as well as the best.
+
+    Selecting the highest elpd favours the larger of two nested variants about half the time
+    when the smaller one is true (the extra parameters cost little elpd). This rule keeps the
+    simpler variant unless the data clearly favour a richer one.
+
+    Parameters
+    ----------
+    table : DataFrame
+        A table from :func:`compare` (best first).
+    complexity : mapping of str to number
+        Candidate name -> complexity (e.g. its number of population parameters); ties go to the
+        candidate with the higher elpd.
+    small, n_se : float
+        The "about as good" rule of :func:`about_as_good`.
+
+    Returns
+    -------
+    str
+        The selected candidate.
+    """
+    missing = [n for n in table.index if n not in complexity]
+    if missing:
+        raise KeyError(f"no complexity given for {missing}")
+    ok = [
+        n for n in table.index
+        if about_as_good(float(table.loc[n, "elpd_diff"]), float(table.loc[n, "dse"]), small, n_se)
+    ]
+    order = list(table.index)
+    return str(min(ok, key=lambda n: (complexity[n], order.index(n))))
+
+
 def describe(table: pd.DataFrame) -> str:
     """The comparison in a few sentences."""
     best = table.index[0]

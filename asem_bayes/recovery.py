@@ -485,7 +485,7 @@ def run_model_recovery(
 
 def load_recovery(out: str | Path, reps: int | None = None) -> RecoveryResult:
     """Summarise the stored fits of a model-recovery run (no refitting)."""
-    from asem_bayes.compare import compare
+    from asem_bayes.compare import compare, parsimonious_choice
 
     store = Store(out)
     cfg = store.config
@@ -536,8 +536,12 @@ def load_recovery(out: str | Path, reps: int | None = None) -> RecoveryResult:
                         "sample_seconds": float(trees[cand].attrs.get("sample_seconds", np.nan)),
                     }
                 )
+            # complexity: population parameters the likelihood informs in this mode
+            complexity = {c: len(informed_params(c, cfg["mode"])) for c in trees}
             choice_rows.append(
-                {"true": true, "rep": rep, "selected": str(table.index[0]), "complete": len(trees) == len(candidates),
+                {"true": true, "rep": rep, "selected": str(table.index[0]),
+                 "selected_parsimony": parsimonious_choice(table, complexity),
+                 "complete": len(trees) == len(candidates),
                  **{f"w_{c}": float(table.loc[c, "weight"]) if c in table.index else np.nan for c in candidates}}
             )
     failed = store.failed()
@@ -562,8 +566,10 @@ class RecoveryResult:
         One row per fit: ``true``, ``rep``, ``candidate``, ``elpd``, ``se``, ``elpd_diff``,
         ``dse``, stacking ``weight``, ``k_bad`` (units with high Pareto k), ``divergences``.
     choices : DataFrame
-        One row per dataset: the ``selected`` candidate (highest elpd) and the stacking weights
-        ``w_<candidate>``.
+        One row per dataset: the ``selected`` candidate (highest elpd), the
+        ``selected_parsimony`` candidate (the variant with the fewest informed population
+        parameters among those about as good as the best, see
+        :func:`asem_bayes.compare.parsimonious_choice`) and the stacking weights ``w_<candidate>``.
     parameters : DataFrame
         Parameter recovery of the true variant's own fit (see :func:`parameter_recovery`).
     failed : dict
@@ -580,12 +586,19 @@ class RecoveryResult:
     run_seconds: float = float("nan")
     fitted_now: int = 0
 
-    def confusion(self, normalize: bool = True) -> pd.DataFrame:
-        """Rows: true variant; columns: variant selected by PSIS-LOO (share of datasets, or counts)."""
+    def confusion(self, normalize: bool = True, rule: str = "max") -> pd.DataFrame:
+        """Rows: true variant; columns: selected variant (share of datasets, or counts).
+
+        ``rule="max"`` selects the highest elpd; ``rule="parsimony"`` the simplest variant about as
+        good as the best (:func:`asem_bayes.compare.parsimonious_choice`).
+        """
+        if rule not in ("max", "parsimony"):
+            raise ValueError(f"rule must be 'max' or 'parsimony', got {rule!r}")
+        col = "selected" if rule == "max" else "selected_parsimony"
         ch = self.choices[self.choices["complete"]] if len(self.choices) else self.choices
         counts = pd.crosstab(
             pd.Categorical(ch["true"] if len(ch) else [], categories=self.variants),
-            pd.Categorical(ch["selected"] if len(ch) else [], categories=self.candidates),
+            pd.Categorical(ch[col] if len(ch) else [], categories=self.candidates),
             dropna=False,
         )
         counts.index.name, counts.columns.name = "true", "selected"
@@ -612,6 +625,7 @@ class RecoveryResult:
 
     def summary(self) -> str:
         conf = self.confusion()
+        pars = self.confusion(rule="parsimony") if "selected_parsimony" in self.choices else None
         how = "PSIS-LOO"
         if len(self.loo) and "criterion" in self.loo and (self.loo["criterion"] == "kfold").all():
             how = f"exact {self.config.get('kfold')}-fold cross-validation"
@@ -621,8 +635,12 @@ class RecoveryResult:
         ]
         for v in self.variants:
             if v in conf.index and conf.loc[v].notna().all():
-                lines.append(f"data from {v!r}: picked {v!r} in {conf.loc[v, v]:.0%} of datasets"
-                             if v in conf.columns else f"data from {v!r}: not among the candidates")
+                if v not in conf.columns:
+                    lines.append(f"data from {v!r}: not among the candidates")
+                    continue
+                extra = "" if pars is None else f" (simplest about as good: {pars.loc[v, v]:.0%})"
+                lines.append(f"data from {v!r}: picked {v!r} in {conf.loc[v, v]:.0%} of datasets by highest elpd"
+                             + extra)
         if len(self.loo) and self.loo["k_bad"].sum():
             n = int((self.loo["k_bad"] > 0).sum())
             lines.append(
@@ -636,6 +654,7 @@ class RecoveryResult:
         return json.dumps(
             {
                 "confusion": self.confusion().round(3).to_dict(),
+                "confusion_parsimony": self.confusion(rule="parsimony").round(3).to_dict(),
                 "mean_weights": self.mean_weights().round(3).to_dict(),
                 "failed": self.failed,
             },
@@ -646,10 +665,13 @@ class RecoveryResult:
         """Confusion matrix (share of datasets) next to the mean stacking weights."""
         import matplotlib.pyplot as plt
 
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), constrained_layout=True)
+        kf = len(self.loo) and "criterion" in self.loo and (self.loo["criterion"] == "kfold").all()
+        how = "K-fold" if kf else "PSIS-LOO"
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), constrained_layout=True)
         for ax, df, title in (
-            (axes[0], self.confusion(), "selected by PSIS-LOO (share)"),
-            (axes[1], self.mean_weights(), "mean stacking weight"),
+            (axes[0], self.confusion(), f"highest {how} elpd (share)"),
+            (axes[1], self.confusion(rule="parsimony"), "simplest about as good (share)"),
+            (axes[2], self.mean_weights(), "mean stacking weight"),
         ):
             vals = df.to_numpy(dtype=float)
             ax.imshow(np.nan_to_num(vals), vmin=0, vmax=1, cmap="Blues")

@@ -12,11 +12,18 @@ matrix figure under ``reports/figures/``, labelled with the sizes actually run.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from sbc_asem import log_invocation, md_table  # same directory (benchmarks/ is on sys.path when run as a script)
+import pandas as pd
+from sbc_asem import (  # same directory (benchmarks/ is on sys.path when run as a script)
+    LoadSampler,
+    code_version,
+    log_invocation,
+    md_table,
+)
 
 FULL = {"reps": 10, "dyads": 100, "days": 56}
 
@@ -49,18 +56,36 @@ def main(argv: list[str] | None = None) -> int:
     from asem_bayes.recovery import run_model_recovery
 
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    code = code_version()  # at the start: the code the fits run on, even if HEAD moves meanwhile
     t0 = time.perf_counter()
-    res = run_model_recovery(
-        args.out, variants=variants, reps=args.reps, n_dyads=args.dyads, n_days=args.days, params=args.params,
-        loo_unit=args.loo_unit, draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores,
-        seed=args.seed, workers=args.workers, scheduler=args.scheduler, kfold=args.kfold,
-        target_accept=args.target_accept,
-    )
+    load = LoadSampler()
+    import signal
+
+    def _term(signum, frame):  # a killed run still logs its wall time and what it finished
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _term)
+    fits_dir = args.out / "fits"
+    done_before = len(list(fits_dir.glob("*.nc"))) if fits_dir.exists() else 0
+    try:
+        res = run_model_recovery(
+            args.out, variants=variants, reps=args.reps, n_dyads=args.dyads, n_days=args.days, params=args.params,
+            loo_unit=args.loo_unit, draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores,
+            seed=args.seed, workers=args.workers, scheduler=args.scheduler, kfold=args.kfold,
+            target_accept=args.target_accept,
+        )
+    except KeyboardInterrupt:
+        done = len(list(fits_dir.glob("*.nc"))) - done_before
+        log_invocation(args.out, time.perf_counter() - t0, done, code, load.stop())
+        print(f"interrupted: {done} fit(s) finished in this invocation and are kept; run again to resume")
+        return 130
     wall = time.perf_counter() - t0
-    runs = log_invocation(args.out, wall, res.fitted_now)
+    runs = log_invocation(args.out, wall, res.fitted_now, code, load.stop())
     print(res.summary())
     conf, w = res.confusion(), res.mean_weights()
+    pars = res.confusion(rule="parsimony")
     print(conf.round(2).to_string())
+    print(pars.round(2).to_string())
     print(w.round(2).to_string())
 
     size = f"{args.reps} datasets per variant, {args.dyads} dyads x {args.days} days"
@@ -71,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     how = f"exact {args.kfold}-fold cross-validation" if args.kfold else "PSIS-LOO"
     res.plot_confusion(fig_path)
     hits = {v: float(conf.loc[v, v]) for v in variants if v in conf.columns and np.isfinite(conf.loc[v, v])}
+    hits_p = {v: float(pars.loc[v, v]) for v in variants if v in pars.columns and np.isfinite(pars.loc[v, v])}
     loo = res.loo
     cov = res.coverage()
     lines = [
@@ -84,16 +110,26 @@ def main(argv: list[str] | None = None) -> int:
            else "")
         + f"; {args.workers} worker process(es); seed {args.seed}.",
         f"Full-size command: `.venv/bin/python benchmarks/model_recovery.py --reps {FULL['reps']} --dyads "
-        f"{FULL['dyads']} --days {FULL['days']} --workers 2` (resumable).",
+        f"{FULL['dyads']} --days {FULL['days']} --workers 2` (resumable); this report's command: "
+        f"`.venv/bin/python benchmarks/model_recovery.py {' '.join(argv if argv is not None else sys.argv[1:])}`.",
         "",
         "## Result",
         "",
         f"- Code: fits made on {'; '.join(sorted({r.get('code', 'unknown') for r in runs}))}.",
         f"- {len(res.choices)} datasets, {len(loo)} fits, {len(res.failed)} failed; wall time of the fitting "
-        f"{sum(r['wall_s'] for r in runs):.0f} s in {len(runs)} invocation(s), compiles included, on a 2-core "
-        "machine shared with other jobs.",
+        f"{sum(r['wall_s'] for r in runs):.0f} s in {len(runs)} invocation(s) "
+        f"({', '.join(str(r['fitted']) + ' fits' for r in runs)}), compiles included, on a 2-core machine shared "
+        "with other jobs; 1-minute load average during each invocation (mean / max; the run's own "
+        f"{args.workers} workers x {args.chains} chains add about {args.workers * args.chains}): "
+        + ", ".join(f"{r['load_mean']} / {r['load_max']}" if "load_mean" in r else "not recorded" for r in runs)
+        + ".",
         "- Share of datasets whose highest-elpd variant is the true one: "
         + ", ".join(f"`{v}` {h:.0%}" for v, h in hits.items()) + " (target: at least 80% each at full size).",
+        "- Share of datasets whose simplest variant about as good as the best (elpd within 4, or within 2 "
+        "standard errors of the difference; fewest informed population parameters) is the true one: "
+        + ", ".join(f"`{v}` {h:.0%}" for v, h in hits_p.items()) + ". The variants are nested (`stable` in "
+        "`uniform` in `asem` in `buffer_enhances`), so the highest elpd often goes to a richer variant that "
+        "fits the smaller one's data as well; this rule, fixed before the full-size run, keeps the simpler one.",
     ]
     if len(loo) and args.kfold:
         lines.append(
@@ -117,13 +153,28 @@ def main(argv: list[str] | None = None) -> int:
             )
     for k, msg in sorted(res.failed.items()):
         lines.append(f"- {k} failed: {msg}")
-    conf.index.name = "true \\ selected"
+    conf.index.name = pars.index.name = "true \\ selected"
     w.index.name = "true \\ candidate"
+    diffs = pd.DataFrame()
+    if len(loo):
+        own = loo[loo["candidate"] == loo["true"]].set_index(["true", "rep"])["elpd"]
+        d = loo.assign(d=loo["elpd"] - own.reindex(pd.MultiIndex.from_frame(loo[["true", "rep"]])).to_numpy())
+        diffs = d.pivot_table(index="true", columns="candidate", values="d", aggfunc="mean")
+        diffs = diffs.reindex(index=variants, columns=variants)
+        diffs.index.name = "true \\ candidate"
     lines += [
         "",
         "## Confusion matrix (share of datasets; rows: true variant)",
         "",
         md_table(conf, ".2f"),
+        "",
+        "## Confusion matrix, simplest variant about as good as the best (share of datasets; rows: true variant)",
+        "",
+        md_table(pars, ".2f"),
+        "",
+        "## Mean elpd of each candidate minus that of the true variant's fit",
+        "",
+        md_table(diffs, ".1f") if len(diffs) else "(no fits)",
         "",
         "## Mean stacking weights",
         "",

@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 
 import asem_bayes as ab
-from asem_bayes.compare import ComparisonError, describe, loo_problems
+from asem_bayes.compare import ComparisonError, describe, loo_problems, parsimonious_choice
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +70,35 @@ def test_refuses_missing_log_likelihood_and_single_fit(two_fits):
         ab.compare({"a": a, "bare": bare})
     with pytest.raises(ComparisonError, match="at least two"):
         ab.compare({"a": a})
+
+
+def _table(rows):
+    return pd.DataFrame(rows, columns=["name", "elpd_diff", "dse"]).set_index("name")
+
+
+@pytest.mark.parametrize(
+    ("uniform_diff", "uniform_dse", "expected"),
+    [
+        (-3.0, 1.0, "uniform"),  # small difference: the simpler variant is kept
+        (-10.0, 2.0, "asem"),  # clearly worse (5 SE): the richer variant is selected
+        (-10.0, 6.0, "uniform"),  # large but within two standard errors
+    ],
+)
+def test_parsimonious_choice(uniform_diff, uniform_dse, expected):
+    complexity = {"stable": 23, "uniform": 29, "asem": 38, "buffer_enhances": 39}
+    table = _table(
+        [("asem", 0.0, 0.0), ("buffer_enhances", -1.0, 0.5), ("uniform", uniform_diff, uniform_dse),
+         ("stable", -80.0, 9.0)]
+    )
+    assert parsimonious_choice(table, complexity) == expected
+
+
+def test_parsimonious_choice_ties_and_missing():
+    table = _table([("b", 0.0, 0.0), ("a", -1.0, 0.5)])
+    assert parsimonious_choice(table, {"a": 5, "b": 5}) == "b"  # equal complexity: higher elpd
+    assert parsimonious_choice(table, {"a": 4, "b": 5}) == "a"
+    with pytest.raises(KeyError, match="complexity"):
+        parsimonious_choice(table, {"a": 4})
 
 
 def test_pareto_k_problems_in_words():

@@ -42,9 +42,10 @@ def _fake_result() -> RecoveryResult:
     rows = []
     for true, picks in (("stable", ["stable", "stable", "asem", "stable"]), ("asem", ["asem", "asem", "asem", "asem"])):
         for rep, sel in enumerate(picks):
-            rows.append({"true": true, "rep": rep, "selected": sel, "complete": True,
+            rows.append({"true": true, "rep": rep, "selected": sel, "selected_parsimony": "stable", "complete": True,
                          "w_stable": 0.9 if sel == "stable" else 0.1, "w_asem": 0.1 if sel == "stable" else 0.9})
-    rows.append({"true": "asem", "rep": 9, "selected": "stable", "complete": False, "w_stable": 1.0, "w_asem": np.nan})
+    rows.append({"true": "asem", "rep": 9, "selected": "stable", "selected_parsimony": "stable", "complete": False,
+                 "w_stable": 1.0, "w_asem": np.nan})
     return RecoveryResult(pd.DataFrame(), pd.DataFrame(rows), pd.DataFrame(), ("stable", "asem"), ("stable", "asem"))
 
 
@@ -57,6 +58,11 @@ def test_confusion_matrix_and_weights():
     w = res.mean_weights()
     np.testing.assert_allclose(w.loc["stable", "stable"], (0.9 * 3 + 0.1) / 4)
     assert "picked 'stable' in 75%" in res.summary()
+    pars = res.confusion(rule="parsimony")  # the rule's own column, not the highest-elpd one
+    assert pars.loc["stable", "stable"] == 1.0 and pars.loc["asem", "stable"] == 1.0
+    assert "simplest about as good: 100%" in res.summary()
+    with pytest.raises(ValueError, match="rule"):
+        res.confusion(rule="best")
 
 
 def test_fits_are_batched_by_candidate():
