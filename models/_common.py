@@ -100,7 +100,7 @@ OBSERVATION: tuple[Param, ...] = (
     ),
     Param(
         "sigma_A",
-        HN(1.0),
+        LN(-0.4, 0.5),  # median 0.67; a single daily rating is never near noise-free (see docs/model.md)
         (0, INF),
         0.7,
         "day-to-day noise of state anxiety (logistic scale for Likert items)",
@@ -108,7 +108,7 @@ OBSERVATION: tuple[Param, ...] = (
     ),
     Param(
         "sigma_V",
-        HN(1.0),
+        LN(-0.4, 0.5),  # median 0.67; a single daily rating is never near noise-free (see docs/model.md)
         (0, INF),
         0.7,
         "day-to-day noise of state avoidance (logistic scale for Likert items)",
