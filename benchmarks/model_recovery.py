@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sbc_asem import (  # same directory (benchmarks/ is on sys.path when run as a script)
-    LoadSampler,
-    code_version,
-    log_invocation,
     md_table,
+    timed_run,
 )
 
 FULL = {"reps": 10, "dyads": 100, "days": 56}
@@ -56,31 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     from asem_bayes.recovery import run_model_recovery
 
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    code = code_version()  # at the start: the code the fits run on, even if HEAD moves meanwhile
-    t0 = time.perf_counter()
-    load = LoadSampler()
-    import signal
-
-    def _term(signum, frame):  # a killed run still logs its wall time and what it finished
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _term)
-    fits_dir = args.out / "fits"
-    done_before = len(list(fits_dir.glob("*.nc"))) if fits_dir.exists() else 0
-    try:
-        res = run_model_recovery(
-            args.out, variants=variants, reps=args.reps, n_dyads=args.dyads, n_days=args.days, params=args.params,
-            loo_unit=args.loo_unit, draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores,
-            seed=args.seed, workers=args.workers, scheduler=args.scheduler, kfold=args.kfold,
-            target_accept=args.target_accept,
-        )
-    except KeyboardInterrupt:
-        done = len(list(fits_dir.glob("*.nc"))) - done_before
-        log_invocation(args.out, time.perf_counter() - t0, done, code, load.stop())
-        print(f"interrupted: {done} fit(s) finished in this invocation and are kept; run again to resume")
+    done = timed_run(args.out, lambda: run_model_recovery(
+        args.out, variants=variants, reps=args.reps, n_dyads=args.dyads, n_days=args.days, params=args.params,
+        loo_unit=args.loo_unit, draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores,
+        seed=args.seed, workers=args.workers, scheduler=args.scheduler, kfold=args.kfold,
+        target_accept=args.target_accept,
+    ))
+    if done is None:
         return 130
-    wall = time.perf_counter() - t0
-    runs = log_invocation(args.out, wall, res.fitted_now, code, load.stop())
+    res, runs = done
     print(res.summary())
     conf, w = res.confusion(), res.mean_weights()
     pars = res.confusion(rule="parsimony")
@@ -199,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text("\n".join(lines))
-    print(f"report: {args.report}; wall {wall:.0f} s")
+    print(f"report: {args.report}; fitting wall time over all invocations {sum(r['wall_s'] for r in runs):.0f} s")
     return 0
 
 
