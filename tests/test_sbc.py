@@ -260,7 +260,10 @@ def test_asem_test_quantities_at_the_truth_match_the_simulator():
         + norm.logpdf(data["trait_anxiety"].values, ta, p["sigma_TA"]).sum()
         + norm.logpdf(data["trait_avoidance"].values, tv, p["sigma_TV"]).sum()
     )
-    np.testing.assert_allclose(ll, direct, rtol=1e-9)
+    # ll recomputes the trajectories with its own kernel, `direct` uses the simulator's stored
+    # states: rounding differs (2.5e-9 relative at this draw since the LogNormal noise prior), an
+    # error in the dynamics or the density would differ by orders of magnitude more.
+    np.testing.assert_allclose(ll, direct, rtol=1e-7)
 
 
 def test_real_model_tiny_run_resume_and_rerank(tmp_path, compiled_asem):
