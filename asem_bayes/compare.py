@@ -242,7 +242,7 @@ def describe(table: pd.DataFrame) -> str:
         diff, dse = float(table.loc[name, "elpd_diff"]), float(table.loc[name, "dse"])
         if abs(diff) < 4:
             how = "predicts about as well (|elpd_diff| < 4)"
-        elif dse > 0 and abs(diff) < 2 * dse:
+        elif about_as_good(diff, dse):  # the rule parsimonious_choice selects by
             how = f"is worse by {abs(diff):.1f} elpd, less than two standard errors ({dse:.1f})"
         else:
             how = f"is worse by {abs(diff):.1f} elpd (standard error {dse:.1f})"

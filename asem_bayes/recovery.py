@@ -625,7 +625,7 @@ class RecoveryResult:
 
     def summary(self) -> str:
         conf = self.confusion()
-        pars = self.confusion(rule="parsimony") if "selected_parsimony" in self.choices else None
+        pars = self.confusion(rule="parsimony")
         how = "PSIS-LOO"
         if len(self.loo) and "criterion" in self.loo and (self.loo["criterion"] == "kfold").all():
             how = f"exact {self.config.get('kfold')}-fold cross-validation"
@@ -638,9 +638,8 @@ class RecoveryResult:
                 if v not in conf.columns:
                     lines.append(f"data from {v!r}: not among the candidates")
                     continue
-                extra = "" if pars is None else f" (simplest about as good: {pars.loc[v, v]:.0%})"
                 lines.append(f"data from {v!r}: picked {v!r} in {conf.loc[v, v]:.0%} of datasets by highest elpd"
-                             + extra)
+                             f" (simplest about as good: {pars.loc[v, v]:.0%})")
         if len(self.loo) and self.loo["k_bad"].sum():
             n = int((self.loo["k_bad"] > 0).sum())
             lines.append(
