@@ -118,6 +118,14 @@ def _check_precomputed(results: Mapping[str, Any]) -> str:
             raise ComparisonError(
                 f"results {ref_name!r} and {name!r} score {ref.n_data_points} and {res.n_data_points} units"
             )
+        fa, fb = getattr(ref, "asem_folds", None), getattr(res, "asem_folds", None)
+        if fa is not None and fb is not None and not np.array_equal(fa, fb):
+            # Different splits hold different neighbours out together: the elpd difference then
+            # mostly measures the splits, not the models.
+            raise ComparisonError(
+                f"results {ref_name!r} and {name!r} were made with different fold splits; give every kfold "
+                "call the same folds (or fold_seed)"
+            )
     return str(getattr(ref, "asem_unit", "unknown"))
 
 

@@ -25,7 +25,7 @@ from asem_bayes import dims as D
 from asem_bayes.inputs import DataError
 from asem_bayes.simulate import wave_positions
 
-__all__ = ["kfold", "KFoldWrapper", "data_fingerprint"]
+__all__ = ["kfold", "kfold_split", "KFoldWrapper", "data_fingerprint"]
 
 
 def data_fingerprint(data: xr.Dataset) -> str:
@@ -38,6 +38,51 @@ def data_fingerprint(data: xr.Dataset) -> str:
             h.update(name.encode())
             h.update(np.ascontiguousarray(data[name].values, dtype=float).tobytes())
     return h.hexdigest()[:16]
+
+
+def kfold_split(unit: str, n_dyads: int, n_days: int, k: int = 4, seed: int = 0) -> np.ndarray:
+    """Fold (1..k) of each leave-out unit, in the C order of the unit dims.
+
+    Person-week and person-day units are stratified by person: each person's units are dealt
+    round-robin into the folds (in random order, from a random first fold), so every person
+    keeps about (k-1)/k of their diary in every refit. A plain random split leaves some
+    persons with most of their weeks held out at once and others with none, which makes the
+    held-out predictions, hence elpd, depend on the split far more than on the model.
+    Person and dyad units are split at random into folds of equal size.
+
+    Parameters
+    ----------
+    unit : {"person-day", "person-week", "person", "dyad"}
+        Leave-out unit.
+    n_dyads, n_days : int
+        Design of the study.
+    k : int
+        Number of folds (at least 2).
+    seed : int
+        Seed of the split. Compare fits only by K-fold results made with the same split
+        (:func:`asem_bayes.compare` checks this).
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer fold numbers 1..k, one per unit.
+    """
+    from asem_bayes.model import _unit_index
+
+    if k < 2:
+        raise ValueError(f"k must be at least 2, got {k}")
+    cell_unit = _unit_index(unit, n_dyads, n_days)[0]
+    n_units = int(cell_unit.max()) + 1
+    if k > n_units:
+        raise ValueError(f"k = {k} folds but only {n_units} {unit} units")
+    rng = np.random.default_rng(seed)
+    if unit in ("person-week", "person-day"):
+        per_person = n_units // (2 * n_dyads)  # units are person-major: (dyad, person, week|day)
+        deal = (np.arange(per_person)[None, :] + rng.integers(0, k, size=(2 * n_dyads, 1))) % k
+        folds = rng.permuted(deal, axis=1).reshape(-1)
+    else:
+        folds = rng.permutation(np.arange(n_units) % k)
+    return folds + 1
 
 
 def _unit_values(ll: xr.DataArray) -> np.ndarray:
@@ -125,6 +170,7 @@ def kfold(
     compiled: Any = None,
     k: int = 4,
     folds: np.ndarray | None = None,
+    fold_seed: int = 0,
     seed: int = 0,
     draws: int = 1000,
     tune: int = 1000,
@@ -146,11 +192,17 @@ def kfold(
     compiled : CompiledModel or None
         A model compiled for this design, variant and mode; compiled here if None.
     k : int
-        Number of folds (random, balanced, seeded by ``seed``), unless ``folds`` is given.
+        Number of folds (:func:`kfold_split` with ``fold_seed``: stratified by person for
+        person-week and person-day units), unless ``folds`` is given.
     folds : array or None
         Fold number (1..K) of each leave-out unit, in the C order of the unit dims.
+    fold_seed : int
+        Seed of the fold split. Its own seed, not ``seed``, so that fits of several variants to
+        the same data share their split by default: elpd differences between fits with
+        different splits mostly measure the splits (on a 100-dyad study, 50 elpd between two
+        splits of the same model, three times the standard error of a same-split difference).
     seed : int
-        Seed of the fold split and of the refits (fold ``j`` samples with ``seed + j``).
+        Seed of the refits (fold ``j`` samples with ``seed + j``).
     draws, tune, chains, cores, target_accept
         Sampler settings of each refit.
     var_name : str
@@ -159,8 +211,9 @@ def kfold(
     Returns
     -------
     arviz_stats.utils.ELPDDataLOOKFold
-        With ``elpd``, ``se``, pointwise ``elpd_i``; ``asem_unit`` and ``asem_mode`` record the
-        leave-out unit and mode, and ``refit_diagnostics`` the sampler diagnostics of each fold.
+        With ``elpd``, ``se``, pointwise ``elpd_i``; ``asem_unit``, ``asem_mode`` and
+        ``asem_folds`` record the leave-out unit, mode and fold split, and ``refit_diagnostics``
+        the sampler diagnostics of each fold.
 
     Raises
     ------
@@ -203,7 +256,13 @@ def kfold(
         compiled,
         {"draws": draws, "tune": tune, "chains": chains, "cores": cores, "seed": seed, "target_accept": target_accept},
     )
-    res = loo_kfold(tree, wrapper, pointwise=True, var_name=var_name, k=k, folds=folds, seed=seed, save_fits=True)
+    if folds is None:
+        folds = kfold_split(wrapper.unit, wrapper.inp.n_dyads, wrapper.inp.n_days, k=k, seed=fold_seed)
+    folds = np.asarray(folds, dtype=int)
+    if folds.shape != (wrapper.n_units,):
+        raise ValueError(f"folds must give one fold per {wrapper.unit} unit ({wrapper.n_units}), got {folds.shape}")
+    res = loo_kfold(tree, wrapper, pointwise=True, var_name=var_name, folds=folds, save_fits=True)
+    res.asem_folds = folds
     res.asem_unit = wrapper.unit
     res.asem_mode = mode
     res.asem_data = data_fingerprint(data)

@@ -130,6 +130,9 @@ class _Settings:
     batch_size: int = 50
     x64: bool = True
     kfold: int = 0
+    # K-fold splits: one per dataset, shared by the candidates, stratified by person (stores made
+    # before that used one random split per fit and must not be resumed with this code)
+    kfold_split: str = "shared-stratified"
 
     def config(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -139,6 +142,7 @@ class _Settings:
                 d.pop(k)
         if not self.kfold:  # likewise for stores made before K-fold existed
             d.pop("kfold")
+            d.pop("kfold_split")
         return {"kind": "model_recovery", **d}
 
 
@@ -208,9 +212,11 @@ def _recovery_task(job: _RecJob) -> dict[str, Any]:
         if s.kfold:
             from asem_bayes.kfold import kfold
 
+            # one split per dataset, shared by every candidate: elpd differences are paired by unit
+            (fold_seed,) = task_seeds(s.seed, (s.variants.index(job.true), job.rep, 2000), 1)
             res = kfold(
-                tree, data, compiled=cm, k=s.kfold, seed=fit_seed, draws=s.draws, tune=s.tune, chains=s.chains,
-                cores=s.cores, target_accept=s.target_accept,
+                tree, data, compiled=cm, k=s.kfold, fold_seed=fold_seed, seed=fit_seed, draws=s.draws, tune=s.tune,
+                chains=s.chains, cores=s.cores, target_accept=s.target_accept,
             )
             groups["kfold"] = kfold_dataset(res)
         return xr.DataTree.from_dict(groups)
@@ -222,7 +228,11 @@ def kfold_dataset(res: Any) -> xr.Dataset:
     """A K-fold result (:func:`asem_bayes.kfold.kfold`) as a Dataset, to store with a fit."""
     divergences = [int(d["divergences"]) for d in getattr(res, "refit_diagnostics", {}).values()]
     return xr.Dataset(
-        {"elpd_i": res.elpd_i.rename("elpd_i"), "p_kfold_i": res.p_kfold_i.rename("p_kfold_i")},
+        {
+            "elpd_i": res.elpd_i.rename("elpd_i"),
+            "p_kfold_i": res.p_kfold_i.rename("p_kfold_i"),
+            "fold": (res.elpd_i.dims, np.asarray(res.asem_folds)),
+        },
         attrs={
             "elpd": float(res.elpd), "se": float(res.se), "p": float(res.p), "n_samples": int(res.n_samples),
             "n_folds": int(res.n_folds), "asem_unit": res.asem_unit, "asem_mode": res.asem_mode,
@@ -242,6 +252,8 @@ def kfold_result(ds: xr.Dataset) -> Any:
         n_folds=int(a["n_folds"]), p_kfold_i=ds["p_kfold_i"],
     )
     res.asem_unit, res.asem_mode, res.asem_data = a["asem_unit"], a["asem_mode"], a["asem_data"]
+    # stores made before the split was shared across candidates have no fold record
+    res.asem_folds = ds["fold"].values if "fold" in ds else None
     return res
 
 

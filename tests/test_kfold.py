@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from asem_bayes.compare import ComparisonError, compare
-from asem_bayes.kfold import KFoldWrapper, kfold
+from asem_bayes.kfold import KFoldWrapper, kfold, kfold_split
 from asem_bayes.simulate import wave_positions
 
 SAMPLE = {"draws": 200, "tune": 200, "chains": 2, "target_accept": 0.95}
@@ -77,6 +77,33 @@ def test_compare_takes_kfold_results_and_refuses_mixtures(small_study, compiled_
     other.asem_data = "different"
     with pytest.raises(ComparisonError, match="data"):
         compare({"a": res, "b": other})
+    # different seeds of the refits share the default split; a different split is refused
+    np.testing.assert_array_equal(res.asem_folds, other.asem_folds)
+    other.asem_data = res.asem_data
+    other.asem_folds = res.asem_folds[::-1].copy()
+    with pytest.raises(ComparisonError, match="fold splits"):
+        compare({"a": res, "b": other})
+
+
+@pytest.mark.parametrize(("n_days", "k"), [(56, 4), (21, 2), (30, 4)])
+def test_kfold_split_stratifies_person_weeks_by_person(n_days, k):
+    n_dyads = 30
+    folds = kfold_split("person-week", n_dyads, n_days, k=k, seed=3)
+    weeks = (n_days + 6) // 7
+    assert folds.shape == (n_dyads * 2 * weeks,) and set(np.unique(folds)) == set(range(1, k + 1))
+    per_person = folds.reshape(n_dyads * 2, weeks)
+    counts = np.stack([(per_person == f).sum(axis=1) for f in range(1, k + 1)], axis=1)
+    # every person has floor or ceil(weeks / k) weeks in each fold ...
+    assert counts.min() >= weeks // k and counts.max() <= -(-weeks // k)
+    # ... and the folds are about equally large overall (random first fold per person)
+    assert np.ptp(counts.sum(axis=0)) <= 0.2 * counts.sum() / k
+    np.testing.assert_array_equal(folds, kfold_split("person-week", n_dyads, n_days, k=k, seed=3))
+    assert not np.array_equal(folds, kfold_split("person-week", n_dyads, n_days, k=k, seed=4))
+    # Control: persons are whole units, so that split is plain random and balanced only overall
+    persons = kfold_split("person", n_dyads, n_days, k=k, seed=3)
+    assert np.bincount(persons)[1:].tolist() == [n_dyads * 2 // k + (f < n_dyads * 2 % k) for f in range(k)]
+    with pytest.raises(ValueError, match="at least 2"):
+        kfold_split("person-week", n_dyads, n_days, k=1)
 
 
 def test_kfold_refuses_a_fit_without_unit_log_likelihood(small_study, compiled_asem, asem_small_fit):

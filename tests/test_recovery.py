@@ -129,5 +129,13 @@ def test_model_recovery_by_kfold(tmp_path, compiled_asem):
     tree = Store(tmp_path / "kf").read_fit(fit_key("asem", 0, "asem"))
     row = res.loo.query("true == 'asem' and candidate == 'asem'").iloc[0]
     assert row["elpd"] == pytest.approx(kfold_result(tree["kfold"].to_dataset()).elpd)
+    # one fold split per dataset, shared by its candidates (paired elpd differences), and a
+    # different split for the other dataset
+    store = Store(tmp_path / "kf")
+    pairs = [(t, c) for t in kw["variants"] for c in kw["variants"]]
+    folds = {(t, c): store.read_fit(fit_key(t, 0, c))["kfold"]["fold"].values for t, c in pairs}
+    np.testing.assert_array_equal(folds[("asem", "asem")], folds[("asem", "stable")])
+    np.testing.assert_array_equal(folds[("stable", "asem")], folds[("stable", "stable")])
+    assert not np.array_equal(folds[("asem", "asem")], folds[("stable", "stable")])
     with pytest.raises(ValueError, match="kfold"):
         run_model_recovery(tmp_path / "x", kfold=1)
