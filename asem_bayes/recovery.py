@@ -445,7 +445,9 @@ def run_model_recovery(
         If > 0 (``nutpie`` backend, conditional mode), also run exact ``kfold``-fold
         cross-validation at ``loo_unit`` for every fit (:func:`asem_bayes.kfold.kfold`; K more
         fits each, through the same compiled model) and select by its elpd instead of PSIS-LOO.
-        Use ``loo_unit="person-week"`` with it.
+        Use ``loo_unit="person-week"`` with it. Each dataset gets one fold split
+        (:func:`asem_bayes.kfold.kfold_split`), shared by all candidates, so that their elpd
+        differences are paired unit by unit.
 
     Returns
     -------

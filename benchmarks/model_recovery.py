@@ -87,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         f"values; every dataset fitted by {', '.join(f'`{v}`' for v in variants)} (conditional mode, nutpie, "
         f"{args.chains} chains x {args.draws} draws after {args.tune} warm-up, target acceptance "
         f"{args.target_accept}); {how} with leave-out unit `{args.loo_unit}`"
-        + (f" (each fit refitted {args.kfold} times, one random fold of units' ratings set missing)" if args.kfold
-           else "")
+        + (f" (each fit refitted {args.kfold} times, one fold of units' ratings set missing; one fold split per "
+           "dataset, shared by the candidates, each person's units spread over the folds: "
+           "`asem_bayes.kfold.kfold_split`)" if args.kfold else "")
         + f"; {args.workers} worker process(es); seed {args.seed}.",
         f"Full-size command: `.venv/bin/python benchmarks/model_recovery.py --reps {FULL['reps']} --dyads "
         f"{FULL['dyads']} --days {FULL['days']} --workers 2` (resumable); this report's command: "
