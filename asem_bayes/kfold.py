@@ -46,9 +46,9 @@ def kfold_split(unit: str, n_dyads: int, n_days: int, k: int = 4, seed: int = 0)
     Person-week and person-day units are stratified by person: each person's units are dealt
     round-robin into the folds (in random order, from a random first fold), so every person
     keeps about (k-1)/k of their diary in every refit. A plain random split leaves some
-    persons with most of their weeks held out at once and others with none, which makes the
-    held-out predictions, hence elpd, depend on the split far more than on the model.
-    Person and dyad units are split at random into folds of equal size.
+    persons with most of their weeks held out at once and others with none: on one 100 x 56
+    study the same model's elpd was 52 lower with such a split than with this one. Person and
+    dyad units are split at random into folds of equal size.
 
     Parameters
     ----------
@@ -198,9 +198,9 @@ def kfold(
         Fold number (1..K) of each leave-out unit, in the C order of the unit dims.
     fold_seed : int
         Seed of the fold split. Its own seed, not ``seed``, so that fits of several variants to
-        the same data share their split by default: elpd differences between fits with
-        different splits mostly measure the splits (on a 100-dyad study, 50 elpd between two
-        splits of the same model, three times the standard error of a same-split difference).
+        the same data share their split by default. Differences between fits with different
+        splits mostly measure the splits: on one 100 x 56 study the standard error of the
+        difference between two variants was 18 across two splits and 6.4 on one split.
     seed : int
         Seed of the refits (fold ``j`` samples with ``seed + j``).
     draws, tune, chains, cores, target_accept
