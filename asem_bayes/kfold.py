@@ -47,7 +47,8 @@ def kfold_split(unit: str, n_dyads: int, n_days: int, k: int = 4, seed: int = 0)
     round-robin into the folds (in random order, from a random first fold), so every person
     keeps about (k-1)/k of their diary in every refit. A plain random split leaves some
     persons with most of their weeks held out at once and others with none: on one 100 x 56
-    study the same model's elpd was 52 lower with such a split than with this one. Person and
+    study the same model's elpd was 52-60 lower with such a split than with this one
+    (``benchmarks/kfold_splits.py``). Person and
     dyad units are split at random into folds of equal size.
 
     Parameters
@@ -200,7 +201,7 @@ def kfold(
         Seed of the fold split. Its own seed, not ``seed``, so that fits of several variants to
         the same data share their split by default. Differences between fits with different
         splits mostly measure the splits: on one 100 x 56 study the standard error of the
-        difference between two variants was 18 across two splits and 6.4 on one split.
+        difference between two variants was 18 across two splits and 6.5-6.7 on one split.
     seed : int
         Seed of the refits (fold ``j`` samples with ``seed + j``).
     draws, tune, chains, cores, target_accept
