@@ -48,8 +48,8 @@ def kfold_split(unit: str, n_dyads: int, n_days: int, k: int = 4, seed: int = 0)
     keeps about (k-1)/k of their diary in every refit. A plain random split leaves some
     persons with most of their weeks held out at once and others with none: on one 100 x 56
     study the same model's elpd was 52-60 lower with such a split than with this one
-    (``benchmarks/kfold_splits.py``). Person and
-    dyad units are split at random into folds of equal size.
+    (``benchmarks/kfold_splits.py``). Person and dyad units are split at random into folds of
+    equal size.
 
     Parameters
     ----------
