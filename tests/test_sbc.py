@@ -29,6 +29,7 @@ from asem_bayes.sbc import (
     Parameters,
     StoreMismatchError,
     TrajectoryChange,
+    familywise_prob,
     load_sbc,
     run_sbc,
     task_seeds,
@@ -96,6 +97,37 @@ def test_uniformity_test_detects_nonuniform_values():
     rng = np.random.default_rng(3)
     assert uniformity_test(rng.random(200))["uniform"]
     assert not uniformity_test(rng.beta(2.0, 2.0, 200))["uniform"]  # hump: posteriors too wide
+
+
+def test_familywise_bands_hold_the_joint_false_alarm_rate():
+    """Per-quantity 95% bands flag some quantity of a calibrated run most of the time once there
+    are many quantities (10: 1 - 0.95**10 = 40%); the Bonferroni level keeps that under 5%.
+    100 simulated calibrated runs: the tolerances (under 12%, over 25%) are about 3 binomial SDs
+    from 5% and 40%, so using the plain level for the family-wise test fails here."""
+    rng = np.random.default_rng(11)
+    m, runs = 10, 100
+    level = familywise_prob(PROB, m)
+    assert level == pytest.approx(1 - 0.05 / m)
+    plain = familywise = 0
+    for _ in range(runs):
+        pits = rng.random((m, 100))
+        plain += not all(uniformity_test(p, PROB)["uniform"] for p in pits)
+        familywise += not all(uniformity_test(p, level)["uniform"] for p in pits)
+    assert familywise / runs < 0.12, familywise
+    assert plain / runs > 0.25, plain
+    with pytest.raises(ValueError, match="n_quantities"):
+        familywise_prob(PROB, 0)
+
+
+def test_familywise_check_still_fails_miscalibrated_backends(tmp_path):
+    narrow = _run(tmp_path / "narrow", MockBackend(sd_scale=0.5))
+    assert not narrow.passed(PROB, familywise=True)
+    assert narrow.uniformity(PROB, familywise=True).attrs["band_level"] == pytest.approx(1 - 0.05 / 3)
+    nolik = _run(tmp_path / "nolik", MockBackend(use_likelihood=False))
+    assert not nolik.uniformity(PROB, familywise=True).loc["loglik", "uniform"]
+    ok = _run(tmp_path / "ok", MockBackend())
+    assert ok.passed(PROB, familywise=True)
+    assert "Family-wise" in ok.summary(PROB)
 
 
 def test_seeds_do_not_depend_on_order_or_count():

@@ -28,7 +28,7 @@ from asem_bayes.sbc.datasets import DEFAULT_EXOGENOUS_EVENTS, AsemGenerator, Nor
 from asem_bayes.sbc.jax_backend import JaxVmapBackend
 from asem_bayes.sbc.quantities import AsemLogLik, NormalLogLik, Parameters, TrajectoryChange
 from asem_bayes.sbc.runner import Store, StoreMismatchError, task_seeds
-from asem_bayes.sbc.stats import uniformity_test
+from asem_bayes.sbc.stats import familywise_prob, uniformity_test
 
 __all__ = [
     "AsemGenerator",
@@ -49,5 +49,6 @@ __all__ = [
     "rank_fit",
     "run_sbc",
     "task_seeds",
+    "familywise_prob",
     "uniformity_test",
 ]

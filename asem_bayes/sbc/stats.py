@@ -11,7 +11,21 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["uniformity_test", "ecdf_band"]
+__all__ = ["uniformity_test", "ecdf_band", "familywise_prob"]
+
+
+def familywise_prob(prob: float, n_quantities: int) -> float:
+    """Per-quantity band level that keeps ``n_quantities`` bands jointly at ``prob`` (Bonferroni).
+
+    Each quantity's simultaneous band is a ``prob`` test of that quantity alone: a perfectly
+    calibrated model leaves at least one of 41 such bands with probability ``1 - 0.95**41``,
+    about 0.88. Testing every band at ``1 - (1 - prob) / n_quantities`` instead keeps the
+    chance that a calibrated model leaves any band at most ``1 - prob``, whatever the
+    dependence between the quantities.
+    """
+    if n_quantities < 1:
+        raise ValueError(f"n_quantities must be at least 1, got {n_quantities}")
+    return 1.0 - (1.0 - prob) / n_quantities
 
 
 @lru_cache(maxsize=64)
@@ -30,6 +44,9 @@ def ecdf_band(
     """
     from arviz_stats.ecdf_utils import get_pointwise_confidence_band, simulate_confidence_bands
 
+    # The critical value is the (1 - prob) quantile of simulated gammas: keep at least 50
+    # simulations in that tail, so high (family-wise) levels get a stable band too.
+    n_simulations = max(n_simulations, int(np.ceil(50.0 / (1.0 - prob))))
     eval_points = np.arange(1, n) / n
     # Fixed seed: the band of a given (n, prob) is the same in every report.
     rng = np.random.default_rng(214)
@@ -48,7 +65,7 @@ def uniformity_test(pit: np.ndarray, prob: float = 0.95, n_simulations: int = 10
     prob : float
         Level of the simultaneous band.
     n_simulations : int
-        Simulations for the band's critical value.
+        Simulations for the band's critical value (raised to at least ``50 / (1 - prob)``).
 
     Returns
     -------
