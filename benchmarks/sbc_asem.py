@@ -26,6 +26,9 @@ import pandas as pd
 FULL = {"sims": 200, "dyads": 50, "days": 28}
 
 
+REPORT = Path("reports/sbc_asem.md")
+
+
 def md_table(df: pd.DataFrame, floatfmt: str = ".3g") -> str:
     """A pandas DataFrame as a GitHub markdown table (no extra dependency)."""
     cols = [str(df.index.name or "")] + [str(c) for c in df.columns]
@@ -174,9 +177,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--prob", type=float, default=0.95)
     ap.add_argument("--out", type=Path, default=Path("sbc_runs/sbc_asem"))
-    ap.add_argument("--report", type=Path, default=Path("reports/sbc_asem.md"))
+    ap.add_argument("--report", type=Path, default=REPORT)
     ap.add_argument("--figures", type=Path, default=Path("reports/figures"))
-    ap.add_argument("--tag", default=None, help="figure file prefix (default: sbc_asem_<sims>x<dyads>x<days>)")
+    ap.add_argument("--tag", default=None, help="figure file prefix (default: the report's file name, or "
+                    "sbc_asem_<sims>x<dyads>x<days> for the default report)")
     args = ap.parse_args(argv)
 
     import matplotlib
@@ -198,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
 
     size = f"{args.sims} simulations, {args.dyads} dyads x {args.days} days"
     reduced = (args.sims, args.dyads, args.days) != (FULL["sims"], FULL["dyads"], FULL["days"])
-    tag = args.tag or f"sbc_asem_{args.sims}x{args.dyads}x{args.days}"
+    # Figures are named after the report, so two reports of one size do not overwrite each other's.
+    tag = args.tag or (args.report.stem if args.report != REPORT else f"sbc_asem_{args.sims}x{args.dyads}x{args.days}")
     args.figures.mkdir(parents=True, exist_ok=True)
     # Same fits, each ranked on at most as many draws as its smallest ESS (no refitting).
     from asem_bayes.sbc import load_sbc
