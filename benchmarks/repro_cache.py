@@ -13,7 +13,7 @@ once), and NUTS trajectories amplify that, so the draws differ (equal in distrib
 later run, all loading the cache, repeats the second run's draws exactly. Without fastmath both
 are bit-identical, at 1.4-1.5x the gradient cost (``benchmarks/grad_speed.py``).
 
-Usage: ``python benchmarks/repro_cache.py`` (about 4 compiles; a few minutes on 2 cores).
+Usage: ``python benchmarks/repro_cache.py`` (4 fresh processes; about 5 minutes on 2 cores).
 """
 
 from __future__ import annotations
