@@ -1,8 +1,9 @@
 """Cost of one log-density + gradient evaluation of a variant's nutpie-compiled model.
 
 Prints CPU microseconds per evaluation and per person-day, the figure that decides sampling
-speed (NUTS spends nearly all its time here). Usage: ``python benchmarks/grad_speed.py [variant]
-[dyads] [days]``.
+speed (NUTS spends nearly all its time here), and the share of it spent in the delta-rule
+kernels (``asem_bayes.kernels``, timed alone on inputs of the same shape).
+Usage: ``python benchmarks/grad_speed.py [variant] [dyads] [days]``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,29 @@ def main() -> None:
         f"{variant} {n_dyads} dyads x {n_days} days: {cpu * 1e6:.0f} us CPU per logp+grad, "
         f"{cpu * 1e9 / pdays:.0f} ns per person-day ({n_dim} parameters)"
     )
+    kern = kernel_cost(n_dyads, n_days)
+    print(
+        f"of which the delta-rule kernels (forward + adjoint, one per working model, inputs of this shape): "
+        f"{2 * kern * 1e6:.0f} us CPU ({2 * kern / cpu:.0%})"
+    )
+
+
+def kernel_cost(n_dyads: int, n_days: int, n: int = 500) -> float:
+    """CPU seconds of one working model's ``delta_forward`` + ``delta_backward`` at this design,
+    with evidence on 30% / 20% of person-days (about the simulator's event rates)."""
+    from asem_bayes.kernels import delta_backward, delta_forward
+
+    rng = np.random.default_rng(0)
+    shp, T = (n_dyads, 2), n_days - 1
+    x0, th, ps = rng.uniform(-0.5, 0.5, shp), rng.normal(-3.0, 0.2, shp), rng.normal(0.0, 0.5, shp)
+    ep = (rng.random((T, *shp)) < 0.3) * rng.random((T, *shp))
+    en = (rng.random((T, *shp)) < 0.2) * rng.random((T, *shp))
+    g = rng.normal(size=(n_days, *shp))
+    delta_backward(x0, th, th, ps, ps, ep, en, delta_forward(x0, th, th, ps, ps, ep, en), g)  # compile
+    c0 = time.process_time()
+    for _ in range(n):
+        delta_backward(x0, th, th, ps, ps, ep, en, delta_forward(x0, th, th, ps, ps, ep, en), g)
+    return (time.process_time() - c0) / n
 
 
 if __name__ == "__main__":
