@@ -16,6 +16,7 @@ import pytensor
 import pytensor.tensor as pt
 import xarray as xr
 
+from asem_bayes import coords as sampling_coords
 from asem_bayes import dims as D
 from asem_bayes import dynamics
 from asem_bayes.inputs import DataError, ModelInputs, prepare_inputs
@@ -58,6 +59,7 @@ def build_model(
     missing_events: str = "error",
     trajectories: bool = True,
     kernel: str = "numba",
+    reparam: bool = True,
 ) -> pm.Model:
     """Build the PyMC model of a variant for a study.
 
@@ -79,6 +81,12 @@ def build_model(
         How the day loop is computed: the compiled delta-rule kernel with a hand-written
         gradient (fast; nutpie and PyMC's sampler) or a PyTensor ``scan`` of
         :func:`asem_bayes.dynamics.step` (required by the JAX samplers numpyro/blackjax).
+    reparam : bool
+        Sample the loadings, rating intercepts, assimilation biases and learning-rate means in
+        the sheared coordinates of :mod:`asem_bayes.coords` (default): the same posterior, which
+        NUTS explores several times faster in its slowest directions. ``False`` samples every
+        parameter in the schema's own coordinates. Either way the model holds every schema
+        parameter under its own name.
 
     Returns
     -------
@@ -98,14 +106,46 @@ def build_model(
     with pm.Model(coords=coords) as model:
         model.asem_variant = v.name  # type: ignore[attr-defined]
         model.asem_mode = mode  # type: ignore[attr-defined]
+        model.asem_coords = sampling_coords.plan(v) if reparam else None  # type: ignore[attr-defined]
         arrays = inp.data_arrays()
         ev = {k: pm.Data(f"ev_{k}", arrays[f"ev_{k}"]) for k in inp.events}
+        sc = sampling_coords.plan(v) if reparam else None
+        sheared = set(sc.sheared) if sc else set()
+        signed = {}
+        folded = dict(sc.folded) if sc else {}
         p: dict[str, Any] = {}
         for prm in v.params:
-            p[prm.name] = prm.prior.pymc(prm.name)
+            if prm.name in folded:  # sd = |y|, y ~ Normal(0, sigma): see asem_bayes.coords
+                signed[prm.name] = pm.Normal(prm.name + sampling_coords.SIGNED, 0.0, prm.prior.kwargs["sigma"])
+                p[prm.name] = pm.Deterministic(prm.name, pt.abs(signed[prm.name]))
+            elif prm.name not in sheared:
+                p[prm.name] = prm.prior.pymc(prm.name)
+
+        def person(pp):
+            if pp.sd in signed:
+                y = signed[pp.sd]
+                zr = pm.Normal(pp.name + sampling_coords.RAW_Z, 0.0, 1.0, dims=D.PERSON_DIMS)
+                pm.Deterministic(f"{pp.name}_z", pt.sign(y) * zr, dims=D.PERSON_DIMS)
+                lin = p[pp.mu] + y * zr
+            else:
+                z = pm.Normal(f"{pp.name}_z", 0.0, 1.0, dims=D.PERSON_DIMS)
+                lin = p[pp.mu] + p[pp.sd] * z
+            p[pp.name] = pm.Deterministic(pp.name, pp.apply_link(pt, lin), dims=D.PERSON_DIMS)
+
+        # Person parameters whose population mean and spread are sampled as they are come
+        # first: the shears read the initial working models s0 and o0.
+        later = [pp for pp in v.person_params if {pp.mu, pp.sd} & sheared]
         for pp in v.person_params:
-            z = pm.Normal(f"{pp.name}_z", 0.0, 1.0, dims=D.PERSON_DIMS)
-            p[pp.name] = pm.Deterministic(pp.name, pp.apply_link(pt, p[pp.mu] + p[pp.sd] * z), dims=D.PERSON_DIMS)
+            if pp not in later:
+                person(pp)
+        if sc is not None:
+            start = sc.start_values()
+            free = {n: pm.Flat(n, initval=start[n]) for n in sc.coord_names()}
+            pm.Potential("sheared_prior", sc.to_params(pt, free, p))
+            for n in sc.sheared:
+                p[n] = pm.Deterministic(n, p[n])
+        for pp in later:
+            person(pp)
         S, O, F = _scan_states(v, p, ev, T, need_fatigue=v.fatigue and mode == "joint", kernel=kernel)
         if trajectories:
             pm.Deterministic("self_model", S.transpose(1, 2, 0), dims=D.PERSON_DAY_DIMS)
@@ -222,6 +262,12 @@ def point_from_params(model: pm.Model, variant: str | Variant, params: Mapping[s
     values: dict[str, np.ndarray] = {k: np.asarray(params[k], dtype=float) for k in v.param_names}
     for pp in v.person_params:
         values[f"{pp.name}_z"] = pp.standardise(params[pp.name], params)
+    sc = getattr(model, "asem_coords", None)
+    if sc is not None:
+        values.update(sc.from_params({**values, "s0": params["s0"], "o0": params["o0"]}))
+        for sd, name in sc.folded:  # the mirror with y > 0
+            values[sd + sampling_coords.SIGNED] = values[sd]
+            values[name + sampling_coords.RAW_Z] = values[f"{name}_z"]
     point = {}
     for rv in model.free_RVs:
         value_var = model.rvs_to_values[rv]
@@ -461,6 +507,10 @@ class CompiledModel:
         As in :func:`build_model`.
     sampler : {"nutpie", "pymc", "numpyro", "blackjax"}
         NUTS implementation.
+    reparam : bool
+        Sample in the sheared coordinates of :mod:`asem_bayes.coords` (default; same posterior,
+        faster mixing) or in the schema's own (``False``). The returned posterior holds the
+        schema parameters either way.
     """
 
     def __init__(
@@ -472,6 +522,7 @@ class CompiledModel:
         sampler: str = "nutpie",
         missing_events: str = "error",
         trajectories: bool = True,
+        reparam: bool = True,
     ) -> None:
         if sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
@@ -483,7 +534,10 @@ class CompiledModel:
         inp = self.prepare(data)
         self.design_key = inp.design_key
         kernel = "scan" if sampler in ("numpyro", "blackjax") else "numba"
-        self.model = build_model(inp, self.variant, mode=self.mode, trajectories=trajectories, kernel=kernel)
+        self.reparam = reparam
+        self.model = build_model(
+            inp, self.variant, mode=self.mode, trajectories=trajectories, kernel=kernel, reparam=reparam
+        )
         self.compile_seconds = 0.0
         self._compiled = None
         if sampler == "nutpie":
@@ -568,6 +622,10 @@ class CompiledModel:
                 )
         sample_seconds = time.perf_counter() - t0
         dt = _keep_groups(dt, ("posterior", "sample_stats"))
+        sc = self.model.asem_coords
+        if sc is not None:  # sampler-only coordinates: the schema parameters are in the posterior
+            post = dt.posterior.to_dataset()
+            dt["posterior"] = post.drop_vars([n for n in sc.sampler_only_names() if n in post])
         dt["observed_data"] = observed_dataset(inp, data)
         dt["constant_data"] = constant_dataset(inp)
         if loo_unit is not None:
@@ -580,6 +638,7 @@ class CompiledModel:
             asem_variant=self.variant.name,
             asem_mode=self.mode,
             sampler=self.sampler,
+            sampling_coordinates="sheared" if self.reparam else "schema",
             seed=-1 if seed is None else int(seed),
             compile_seconds=float(self.compile_seconds),
             sample_seconds=float(sample_seconds),
@@ -609,6 +668,7 @@ def fit(
     trajectories: bool = True,
     progressbar: bool = False,
     target_accept: float = 0.8,
+    reparam: bool = True,
 ) -> xr.DataTree:
     """Fit an ASEM variant to a diary study.
 
@@ -632,6 +692,9 @@ def fit(
         Add replicated ratings and trait waves.
     trajectories : bool
         Keep the latent trajectories in the posterior.
+    reparam : bool
+        Sample in the sheared coordinates of :mod:`asem_bayes.coords` (default) or in the
+        schema's own; the posterior is the same.
 
     Returns
     -------
@@ -640,7 +703,13 @@ def fit(
         summary with diagnostics.
     """
     cm = CompiledModel(
-        data, variant, mode=mode, sampler=sampler, missing_events=missing_events, trajectories=trajectories
+        data,
+        variant,
+        mode=mode,
+        sampler=sampler,
+        missing_events=missing_events,
+        trajectories=trajectories,
+        reparam=reparam,
     )
     return cm.fit(
         data,

@@ -8,6 +8,7 @@ Prints a table and the recovery of the population parameters by the nutpie fit.
 Usage::
 
     python benchmarks/fit_speed.py [--samplers nutpie pymc numpyro] [--dyads 100] [--days 56]
+        [--seed 1] [--schema-coordinates]
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ def _min_ess(fit, names: list[str]) -> float:
     return float(min(float(v.min()) for v in ess.data_vars.values()))
 
 
+def _slowest(fit, n: int = 5) -> list[tuple[str, float, float]]:
+    """The ``n`` posterior variables with the smallest bulk ESS (any element), with their max R-hat."""
+    post = fit.posterior.to_dataset()
+    ess, rhat = az.ess(post, method="bulk"), az.rhat(post)
+    rows = [(k, float(ess[k].min()), float(rhat[k].max())) for k in ess.data_vars]
+    return sorted(rows, key=lambda r: r[1])[:n]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samplers", nargs="+", default=["nutpie", "pymc", "numpyro"])
@@ -39,6 +48,12 @@ def main() -> None:
     ap.add_argument("--target-accept", type=float, default=0.8)
     ap.add_argument("--other-draws", type=int, default=300, help="draws (and tuning) for the non-nutpie samplers")
     ap.add_argument("--other-chains", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=1, help="sampler seed (the study is always seed 1)")
+    ap.add_argument(
+        "--schema-coordinates",
+        action="store_true",
+        help="sample in the schema's coordinates instead of the sheared ones (docs/model.md section 4)",
+    )
     args = ap.parse_args()
 
     study = ab.simulate("asem", args.dyads, args.days, seed=1)
@@ -51,7 +66,7 @@ def main() -> None:
     nutpie_fit = None
     for sampler in args.samplers:
         t0 = time.perf_counter()
-        cm = CompiledModel(study, "asem", sampler=sampler, trajectories=False)
+        cm = CompiledModel(study, "asem", sampler=sampler, trajectories=False, reparam=not args.schema_coordinates)
         compile_s = time.perf_counter() - t0
         draws, tune, chains = (
             (args.draws, args.tune, args.chains)
@@ -63,7 +78,7 @@ def main() -> None:
             draws=draws,
             tune=tune,
             chains=chains,
-            seed=1,
+            seed=args.seed,
             cores=2,
             loo_unit=None,
             target_accept=args.target_accept,
@@ -75,11 +90,19 @@ def main() -> None:
         ess = _min_ess(fit, informed)
         steps = float(fit.sample_stats["n_steps"].mean()) if "n_steps" in fit.sample_stats else float("nan")
         rows.append((sampler, compile_s, sample_s, total_s, chains * draws, ess, ess / sample_s, d, d_pop, steps))
+        slow = _slowest(fit)
         if sampler == "nutpie":
             nutpie_fit = fit
-        print(f"{sampler}: done ({total_s:.0f} s)", flush=True)
+        print(
+            f"{sampler}: done ({total_s:.0f} s); slowest (bulk ESS, R-hat over all elements): "
+            + ", ".join(f"{n} {e:.0f} {r:.3f}" for n, e, r in slow),
+            flush=True,
+        )
 
-    print(f"\nasem, {args.dyads} dyads x {args.days} days (seed 1), 2 cores")
+    coords = "schema" if args.schema_coordinates else "sheared"
+    print(
+        f"\nasem, {args.dyads} dyads x {args.days} days (study seed 1, sampler seed {args.seed}), {coords} coordinates"
+    )
     print(
         f"{'sampler':10s} {'compile s':>9s} {'sample s':>9s} {'total s':>8s} {'draws':>6s} "
         f"{'min ESS':>8s} {'ESS/s':>7s} {'div':>4s} {'Rhat pop':>8s} {'Rhat all':>8s} {'steps':>6s}"

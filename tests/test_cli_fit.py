@@ -6,6 +6,7 @@ import pytest
 import xarray as xr
 
 import asem_bayes as ab
+from asem_bayes import coords
 from asem_bayes.cli import main
 
 
@@ -21,6 +22,12 @@ def test_fit_cli_writes_datatree_and_reports(tmp_path, capsys):
     dt = xr.open_datatree(out, engine="h5netcdf")
     assert {"posterior", "sample_stats", "observed_data", "log_likelihood"} <= set(dt.children)
     assert dt["posterior"]["self_model"].dims[-3:] == ("dyad", "person", "day")
+    # sampled in the sheared coordinates (the default), reported in the schema's
+    assert dt.attrs["sampling_coordinates"] == "sheared"
+    v = ab.get_variant("asem")
+    post = set(dt["posterior"].data_vars)
+    assert {*v.param_names, *v.person_param_names} <= post
+    assert not post & set(coords.plan("asem").sampler_only_names())
 
 
 def test_fit_cli_errors_are_clear(tmp_path, capsys):

@@ -28,6 +28,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--missing-events", default="error", choices=("error", "absent", "person_rate"))
     p.add_argument("--loo-unit", default="person", choices=("person-day", "person-week", "person", "dyad"))
     p.add_argument("--ppc", action="store_true", help="add posterior predictive draws")
+    p.add_argument(
+        "--schema-coordinates",
+        action="store_true",
+        help="sample every parameter in its schema coordinate instead of the default sheared sampling "
+        "coordinates (same posterior; docs/model.md section 4)",
+    )
     p.add_argument("--out", type=Path, required=True, help="output .nc (ArviZ DataTree)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
@@ -89,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         posterior_predictive=args.ppc,
         progressbar=not args.no_progress and sys.stderr.isatty(),
         target_accept=args.target_accept,
+        reparam=not args.schema_coordinates,
     )
     truth = None
     if any(v.attrs.get("role") == "parameter" for v in study.data_vars.values()):
