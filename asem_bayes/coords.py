@@ -176,7 +176,23 @@ class SamplingCoordinates:
         ``params`` holds population values and the person-level ``s0``, ``o0``.
         """
         stats = {m: _state_stats(np, np.asarray(params[x0], dtype=float)) for m, x0, *_ in _OBS_BLOCKS}
-        p = {k: np.asarray(x, dtype=float) for k, x in params.items()}
+        return self._inverse({k: np.asarray(x, dtype=float) for k, x in params.items()}, stats)
+
+    def start_values(self) -> dict[str, float]:
+        """Start values of the coordinates: the priors' centres at nominal statistics of the
+        initial working models (mean ``tanh`` of the prior mean, spread 0.25)."""
+        v = get_variant(self.variant)
+        p = {n: _centre(v, n) for n in self.sheared}
+        for name, _ in self.loadings:  # a LogNormal prior's centre is that of its log
+            p[name] = math.exp(p[name])
+        stats = {}
+        for m, _x0, mu0, *_ in _OBS_BLOCKS:
+            p[mu0] = _centre(v, mu0)
+            stats[m] = (math.tanh(p[mu0]), _NOMINAL_LOG_S)
+        return {k: float(x) for k, x in self._inverse(p, stats).items()}
+
+    def _inverse(self, p: Mapping[str, Any], stats: Mapping[str, tuple[Any, Any]]) -> dict[str, np.ndarray]:
+        """Sampling coordinates at schema values ``p``, given the initial working models' statistics."""
         out: dict[str, np.ndarray] = {}
         for b in self.biases:
             log_s = _mean([stats[_SLOTS[k][0]][1] for k in b.slots])
@@ -189,26 +205,6 @@ class SamplingCoordinates:
         for r in self.rates:
             out[r.theta_mu + SUFFIX] = p[r.theta_mu] - _mean([shifts[k] for k in r.slots])
         return {k: np.asarray(x, dtype=float) for k, x in out.items()}
-
-    def start_values(self) -> dict[str, float]:
-        """Start values of the coordinates: the priors' centres at nominal statistics of the
-        initial working models (mean ``tanh`` of the prior mean, spread 0.25)."""
-        v = get_variant(self.variant)
-        nominal = {}
-        for m, _x0, mu0, *_ in _OBS_BLOCKS:
-            nominal[m] = (math.tanh(v.param(mu0).prior.kwargs["mu"]), _NOMINAL_LOG_S)
-        centre = {n: _centre(v, n) for n in self.sheared}
-        out: dict[str, float] = {}
-        for b in self.biases:
-            out[b.psi + SUFFIX] = centre[b.psi] * math.exp(_mean([nominal[_SLOTS[k][0]][1] for k in b.slots]))
-        for name, m in self.loadings:
-            out[name + SUFFIX] = centre[name] + nominal[m][1]
-        for name, *_ in self.intercepts:
-            out[name + SUFFIX] = centre[name]
-        shifts = self._rate_shifts(math, nominal, {b.psi: centre[b.psi] for b in self.biases})
-        for r in self.rates:
-            out[r.theta_mu + SUFFIX] = centre[r.theta_mu] - _mean([shifts[k] for k in r.slots])
-        return out
 
     def _rate_shifts(self, xp: Any, stats: Mapping[str, tuple[Any, Any]], p: Mapping[str, Any]) -> dict[int, Any]:
         """Per slot: ``log S - psi xbar - log(1 -/+ xbar)`` (what ``theta_mu`` adds to its coordinate)."""

@@ -106,10 +106,10 @@ def build_model(
     with pm.Model(coords=coords) as model:
         model.asem_variant = v.name  # type: ignore[attr-defined]
         model.asem_mode = mode  # type: ignore[attr-defined]
-        model.asem_coords = sampling_coords.plan(v) if reparam else None  # type: ignore[attr-defined]
+        sc = sampling_coords.plan(v) if reparam else None
+        model.asem_coords = sc  # type: ignore[attr-defined]
         arrays = inp.data_arrays()
         ev = {k: pm.Data(f"ev_{k}", arrays[f"ev_{k}"]) for k in inp.events}
-        sc = sampling_coords.plan(v) if reparam else None
         sheared = set(sc.sheared) if sc else set()
         signed = {}
         folded = dict(sc.folded) if sc else {}
@@ -534,7 +534,6 @@ class CompiledModel:
         inp = self.prepare(data)
         self.design_key = inp.design_key
         kernel = "scan" if sampler in ("numpyro", "blackjax") else "numba"
-        self.reparam = reparam
         self.model = build_model(
             inp, self.variant, mode=self.mode, trajectories=trajectories, kernel=kernel, reparam=reparam
         )
@@ -638,7 +637,7 @@ class CompiledModel:
             asem_variant=self.variant.name,
             asem_mode=self.mode,
             sampler=self.sampler,
-            sampling_coordinates="sheared" if self.reparam else "schema",
+            sampling_coordinates="schema" if sc is None else "sheared",
             seed=-1 if seed is None else int(seed),
             compile_seconds=float(self.compile_seconds),
             sample_seconds=float(sample_seconds),
