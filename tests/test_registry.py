@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -134,3 +139,72 @@ def test_variant_flags():
     assert [n for n in EXPECTED if get_variant(n).fatigue] == ["asem_fatigue"]
     assert "kappa" in get_variant("buffer_enhances").param_names
     assert "kappa" not in get_variant("asem").param_names
+
+
+HAMMER = textwrap.dedent(
+    """
+    import json, sys, threading
+    from asem_bayes.registry import get_variant, list_variants
+
+    n = int(sys.argv[1])
+    barrier = threading.Barrier(n)
+    errors, lists = [], []
+
+    def work(i):
+        barrier.wait()  # every thread makes its first lookup at the same moment
+        try:
+            (get_variant if i % 2 else list_variants)(*(["asem"] if i % 2 else []))
+            lists.append(list_variants())
+        except Exception as err:
+            errors.append(f"{type(err).__name__}: {err}")
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(json.dumps({"errors": errors, "lists": [list(x) for x in {tuple(x) for x in lists}]}))
+    """
+)
+
+
+def test_first_lookups_from_many_threads_at_once_all_succeed():
+    """A fresh process, 32 threads released together by a barrier, each making the process's
+    first registry lookup: none may see a half-loaded (empty) registry. Before the registry
+    loaded under a lock, 31 of 32 threads failed with 'registered variants: ' (empty) in every
+    such process."""
+    for _ in range(3):  # each process starts with an unloaded registry
+        out = subprocess.run([sys.executable, "-c", HAMMER, "32"], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+        assert res["errors"] == []
+        assert res["lists"] == [EXPECTED]  # every thread saw the whole registry, in order
+
+
+def test_a_failed_load_leaves_nothing_half_registered():
+    """An import error while loading leaves the registry unloaded, so the next lookup retries."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                """
+                import models
+                from asem_bayes import registry
+                models.VARIANT_MODULES = ("stable", "no_such_variant")
+                try:
+                    registry.list_variants()
+                except ModuleNotFoundError:
+                    pass
+                assert registry._REGISTRY == {} and not registry._LOADED
+                models.VARIANT_MODULES = ("stable", "asem")
+                print(registry.list_variants())
+                """
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['stable', 'asem']"
