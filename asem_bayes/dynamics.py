@@ -16,11 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-# States are kept at most this far inside (-1, 1). The bounded delta rule cannot leave [-1, 1]
-# mathematically, but with very fast learning float64 rounds 1 - 1e-17 to 1; the clamp only binds
-# there and keeps logs/atanh of states finite.
-STATE_BOUND = 1.0 - 1e-9
-
 
 class Events(NamedTuple):
     """One day's events, each broadcastable to ``(..., 2)`` (received by the person).
@@ -41,36 +36,38 @@ def partner(x: Any) -> Any:
     return x[..., ::-1]
 
 
-def gain(xp: Any, log_rate: Any, evidence: Any) -> Any:
-    """``1 - exp(-eta * evidence)`` with ``eta = exp(log_rate)``: the share of the gap closed."""
-    return -xp.expm1(-xp.exp(log_rate) * evidence)
+def latent(xp: Any, x: Any) -> Any:
+    """The unbounded latent ``z = atanh(x)`` of a working model ``x`` in (-1, 1).
 
-
-def delta(xp: Any, x: Any, g_pos: Any, g_neg: Any) -> Any:
-    """Bounded delta rule: move ``x`` toward +1 by ``g_pos`` and toward -1 by ``g_neg``.
-
-    For gains in [0, 1) the result stays in (-1, 1) whenever ``x`` does.
+    Used once, on the initial working models; the day loop carries ``z`` (see :func:`step`).
     """
-    return x + g_pos * (1.0 - x) - g_neg * (1.0 + x)
+    return xp.arctanh(x)
 
 
-def raw_step(xp: Any, variant: Any, s: Any, o: Any, ev: Events, p: Mapping[str, Any]) -> tuple[Any, Any]:
-    """One day's update before the floating-point clamp (used by the property tests)."""
+def update(xp: Any, z: Any, log_pos: Any, log_neg: Any, pos: Any, neg: Any) -> Any:
+    """Add a day's evidence on the latent scale: ``z + exp(log_pos) pos - exp(log_neg) neg``.
+
+    No pull toward either bound: a person's change depends on the state only through the
+    learning rates, so every difference between secure and insecure people comes from the
+    assimilation biases (docs/model.md, section 3).
+    """
+    return z + xp.exp(log_pos) * pos - xp.exp(log_neg) * neg
+
+
+def step(xp: Any, variant: Any, zs: Any, zo: Any, ev: Events, p: Mapping[str, Any]) -> tuple[Any, Any]:
+    """Latent working models of self ``zs`` and others ``zo`` at the start of the next day.
+
+    The working models are ``s = tanh(zs)`` and ``o = tanh(zo)``; the learning rates read them
+    (``log eta = theta + psi * s``), the update adds evidence to the latents. The latents are
+    carried through the loop (never recovered from ``s`` by ``atanh``), so the update stays finite
+    and differentiable for any run of events: it grows at most linearly in the number of days,
+    with rates that are bounded for bounded ``theta`` and ``psi``.
+    """
     if not variant.changes:
-        return s, o
+        return zs, zo
     pos_s, neg_s, pos_o, neg_o = variant.evidence(xp, ev, p)
-    lps, lns, lpo, lno = variant.log_rates(xp, s, o, p)
-    s_new = delta(xp, s, gain(xp, lps, pos_s), gain(xp, lns, neg_s))
-    o_new = delta(xp, o, gain(xp, lpo, pos_o), gain(xp, lno, neg_o))
-    return s_new, o_new
-
-
-def step(xp: Any, variant: Any, s: Any, o: Any, ev: Events, p: Mapping[str, Any]) -> tuple[Any, Any]:
-    """Working models of self ``s`` and others ``o`` at the start of the next day."""
-    if not variant.changes:
-        return s, o
-    s_new, o_new = raw_step(xp, variant, s, o, ev, p)
-    return xp.clip(s_new, -STATE_BOUND, STATE_BOUND), xp.clip(o_new, -STATE_BOUND, STATE_BOUND)
+    lps, lns, lpo, lno = variant.log_rates(xp, xp.tanh(zs), xp.tanh(zo), p)
+    return update(xp, zs, lps, lns, pos_s, neg_s), update(xp, zo, lpo, lno, pos_o, neg_o)
 
 
 def fatigue_step(xp: Any, f: Any, safe: Any, soft: Any, zeta: Any) -> Any:

@@ -6,7 +6,8 @@ unconstrained parametrisation as PyMC's value variables (``<name>_log__`` for Ha
 LogNormal priors, ``<name>_logodds__`` for Beta priors, the identity for Normal priors and the
 standardised ``<name>_z``), Jacobians included, so ``JaxModel.logdensity`` equals the PyMC model's
 ``compile_logp(jacobian=True)`` at every point (``tests/test_jax_vmap.py`` checks it). The day loop
-is one :func:`jax.lax.scan` over :func:`asem_bayes.dynamics.step` with ``xp = jax.numpy``.
+is one :func:`jax.lax.scan` over :func:`asem_bayes.dynamics.step` with ``xp = jax.numpy``, on the
+latents of the working models, differentiated by JAX.
 
 The data are an argument of the log density (a dict of dense, fixed-shape arrays, see
 :meth:`JaxModel.data`): missing ratings are masked, not dropped, so datasets of one design stack
@@ -146,12 +147,6 @@ class JaxModel:
         Registered variant.
     mode : {"conditional", "joint"} or None
         As in :func:`asem_bayes.model.build_model` (default: the variant's default mode).
-    kernel : {"adjoint", "scan"}
-        How the day loop is differentiated: ``"scan"`` is one :func:`jax.lax.scan` over
-        :func:`asem_bayes.dynamics.step`, differentiated by JAX; ``"adjoint"`` (default) runs the
-        same recurrence as a scan with a hand-written reverse pass (:func:`delta_path`), 1.4 times
-        faster for the gradient on a CPU (64 datasets of 50 x 28 at once). Both give the same
-        density and gradient (tested).
     unroll : int
         Days per iteration of the ``scan`` (XLA's ``unroll``); 1 compiles fastest.
 
@@ -167,7 +162,6 @@ class JaxModel:
         example: ModelInputs,
         variant: str | Variant = "asem",
         mode: str | None = None,
-        kernel: str = "adjoint",
         unroll: int = 1,
     ) -> None:
         from asem_bayes.model import _check_mode
@@ -188,9 +182,6 @@ class JaxModel:
             vv.append(ValueVar(f"{pp.name}_z", f"{pp.name}_z", _STD_NORMAL, None, person=True))
         self.value_vars: tuple[ValueVar, ...] = tuple(vv)
         self._fatigue = self.variant.fatigue and self.mode == "joint"
-        if kernel not in KERNELS:
-            raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
-        self.kernel = kernel
         self.unroll = int(unroll)
 
     # ---------------------------------------------------------------------------------------
@@ -234,7 +225,10 @@ class JaxModel:
             p[v.param] = x
             lp = lp + jnp.sum(_prior_logp(v.prior, x) + log_jac)
         for pp in self.variant.person_params:
-            p[pp.name] = pp.apply_link(jnp, p[pp.mu] + p[pp.sd] * p[f"{pp.name}_z"])
+            lin = p[pp.mu] + p[pp.sd] * p[f"{pp.name}_z"]
+            p[pp.name] = pp.apply_link(jnp, lin)
+            if pp.name in ("s0", "o0"):
+                p[f"{pp.name}_latent"] = lin  # the day loop starts from it (no atanh of tanh)
         return p, lp
 
     def unconstrain(self, params: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -263,65 +257,32 @@ class JaxModel:
     # the model
 
     def states(self, p: Mapping[str, jax.Array], data: Mapping[str, jax.Array]):
-        """Working models (and fatigue as a giver) at the start of every day, ``(day, dyad, person)``."""
+        """Working models (and fatigue as a giver) at the start of every day, ``(day, dyad, person)``.
+
+        One :func:`jax.lax.scan` over :func:`asem_bayes.dynamics.step` on the latents, differentiated
+        by JAX; the working models are their ``tanh``.
+        """
         s0, o0 = p["s0"], p["o0"]
         T = self.n_days
         if not self.variant.changes and not self._fatigue:
             rep = (T, *s0.shape)
             return jnp.broadcast_to(s0, rep), jnp.broadcast_to(o0, rep), None
         v = self.variant
-        if self.kernel == "adjoint" and v.changes:
-            return self._states_adjoint(p, data)
 
         def body(carry, ev):
-            s, o, f = carry
+            zs, zo, f = carry
             e = dynamics.Events(*ev)
-            s, o = dynamics.step(jnp, v, s, o, e, p)
+            zs, zo = dynamics.step(jnp, v, zs, zo, e, p)
             if self._fatigue:
                 f = dynamics.fatigue_step(jnp, f, e.safe, e.soft, p["zeta"])
-            return (s, o, f), (s, o, f)
+            return (zs, zo, f), (zs, zo, f)
 
+        z0 = (p["s0_latent"], p["o0_latent"])
         xs = tuple(data[f"ev_{k}"][:-1] for k in D.EVENTS)
-        _, (S, O, F) = jax.lax.scan(body, (s0, o0, jnp.zeros_like(s0)), xs, unroll=self.unroll)
-        S = jnp.concatenate([s0[None], S], axis=0)
-        O = jnp.concatenate([o0[None], O], axis=0)
+        _, (ZS, ZO, F) = jax.lax.scan(body, (*z0, jnp.zeros_like(s0)), xs, unroll=self.unroll)
+        S = jnp.tanh(jnp.concatenate([z0[0][None], ZS], axis=0))
+        O = jnp.tanh(jnp.concatenate([z0[1][None], ZO], axis=0))
         F = jnp.concatenate([jnp.zeros_like(s0)[None], F], axis=0) if self._fatigue else None
-        return S, O, F
-
-    def _states_adjoint(self, p: Mapping[str, jax.Array], data: Mapping[str, jax.Array]):
-        """The day loop through :func:`delta_path`: the evidence of every day at once (it does not
-        depend on the state), the log rates read off the variant's ``log_rates`` at states 0 and
-        1 (they are affine in the state), both working models in one call."""
-        v = self.variant
-        days = dynamics.Events(*(data[f"ev_{k}"][:-1] for k in D.EVENTS))
-        pos_s, neg_s, pos_o, neg_o = v.evidence(jnp, days, p)
-        l0 = v.log_rates(jnp, 0.0, 0.0, p)
-        l1 = v.log_rates(jnp, 1.0, 1.0, p)
-        shape = p["s0"].shape
-        full = days.threat.shape
-
-        def both(a, b, to):  # the two working models side by side, after the day axis if any
-            return jnp.stack([jnp.broadcast_to(a, to), jnp.broadcast_to(b, to)], axis=len(to) - len(shape))
-
-        SO = delta_path(
-            both(p["s0"], p["o0"], shape),
-            both(l0[0], l0[2], shape),
-            both(l0[1], l0[3], shape),
-            both(l1[0] - l0[0], l1[2] - l0[2], shape),
-            both(l1[1] - l0[1], l1[3] - l0[3], shape),
-            both(pos_s, pos_o, full),
-            both(neg_s, neg_o, full),
-        )
-        S, O = SO[:, 0], SO[:, 1]  # delta_path returns (day, model, dyad, person)
-        F = None
-        if self._fatigue:
-
-            def body(f, ev):
-                f = dynamics.fatigue_step(jnp, f, ev[0], ev[1], p["zeta"])
-                return f, f
-
-            _, F = jax.lax.scan(body, jnp.zeros(shape), (days.safe, days.soft))
-            F = jnp.concatenate([jnp.zeros(shape)[None], F], axis=0)
         return S, O, F
 
     def logdensity(self, position: Mapping[str, jax.Array], data: Mapping[str, jax.Array]) -> jax.Array:
@@ -377,77 +338,6 @@ def _ordered_logistic_logp(y: jax.Array, mu: jax.Array, sigma: jax.Array, likert
     hi = jnp.take_along_axis(p_gt, (k - 1)[:, None], axis=1)[:, 0]
     lo = jnp.take_along_axis(p_gt, k[:, None], axis=1)[:, 0]
     return jnp.log(hi - lo)
-
-
-KERNELS = ("adjoint", "scan")
-
-
-def _delta_day(s, lp0, ln0, psp, psn, P, N):
-    """One day of the bounded delta rule with affine log rates; also what the reverse pass needs."""
-    ep = jnp.exp(lp0 + psp * s)
-    en = jnp.exp(ln0 + psn * s)
-    gp = -jnp.expm1(-ep * P)
-    gn = -jnp.expm1(-en * N)
-    raw = s + gp * (1.0 - s) - gn * (1.0 + s)
-    return raw, ep, en, gp, gn
-
-
-@jax.custom_vjp
-def delta_path(s0, lp0, ln0, psp, psn, P, N):
-    """States at the start of every day under the bounded delta rule (:mod:`asem_bayes.dynamics`).
-
-    ``s[t+1] = clip(s + g_pos (1 - s) - g_neg (1 + s))`` with ``g = 1 - exp(-eta * evidence)`` and
-    ``log eta = l0 + psi * s``. ``s0``, ``lp0``, ``ln0``, ``psp``, ``psn`` have the states' shape
-    ``S``; the evidence ``P``, ``N`` is ``(day - 1, *S)``. Returns ``(day, *S)``. The gradient is a
-    hand-written reverse scan (the clamp passes no gradient where it binds, as in ``jnp.clip``).
-    """
-    return _delta_forward(s0, lp0, ln0, psp, psn, P, N)
-
-
-def _delta_forward(s0, lp0, ln0, psp, psn, P, N):
-    def body(s, ev):
-        raw = _delta_day(s, lp0, ln0, psp, psn, *ev)[0]
-        s = jnp.clip(raw, -dynamics.STATE_BOUND, dynamics.STATE_BOUND)
-        return s, s
-
-    _, S = jax.lax.scan(body, s0, (P, N))
-    return jnp.concatenate([s0[None], S], axis=0)
-
-
-def _delta_fwd(s0, lp0, ln0, psp, psn, P, N):
-    S = _delta_forward(s0, lp0, ln0, psp, psn, P, N)
-    return S, (S, lp0, ln0, psp, psn, P, N)
-
-
-def _delta_bwd(res, gS):
-    S, lp0, ln0, psp, psn, P, N = res
-    zeros = jnp.zeros_like(lp0)
-
-    def body(carry, xs):
-        a, g_lp, g_ln, g_psp, g_psn = carry
-        s, p_t, n_t, g_next = xs
-        raw, ep, en, gp, gn = _delta_day(s, lp0, ln0, psp, psn, p_t, n_t)
-        a = jnp.where(jnp.abs(raw) <= dynamics.STATE_BOUND, a, 0.0)  # the clamp's derivative
-        # cotangents of the positive and the negative evidence (times the evidence: of log eta)
-        dp = a * (1.0 - s) * (1.0 - gp) * ep
-        dn = -a * (1.0 + s) * (1.0 - gn) * en
-        a_s = a * (1.0 - gp - gn) + dp * p_t * psp + dn * n_t * psn
-        carry = (
-            a_s + g_next,
-            g_lp + dp * p_t,
-            g_ln + dn * n_t,
-            g_psp + dp * p_t * s,
-            g_psn + dn * n_t * s,
-        )
-        return carry, (dp, dn)  # the evidence's cotangents: d gain / d evidence = eta (1 - gain)
-
-    init = (gS[-1], zeros, zeros, zeros, zeros)
-    xs = (S[:-1], P, N, gS[:-1])
-    (g_s0, g_lp, g_ln, g_psp, g_psn), (g_P, g_N) = jax.lax.scan(body, init, xs, reverse=True)
-    return g_s0, g_lp, g_ln, g_psp, g_psn, g_P, g_N
-
-
-delta_path.defvjp(_delta_fwd, _delta_bwd)
 
 
 def stack_data(items: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:

@@ -1,29 +1,25 @@
-"""Compiled day loop of the bounded delta rule, with a hand-written adjoint.
+"""Compiled day loop of the latent update, with a hand-written adjoint.
 
 PyTensor's ``scan`` pays per-day overhead for every small elementwise op, in the forward and
 again in the backward pass; for diary-sized problems that overhead, not arithmetic, sets the
-gradient's cost. This module runs the *same* recurrence as :func:`asem_bayes.dynamics.step`
-(for log learning rates that are affine in the state, ``log eta = theta + psi * x``, which every
-registered variant has) as one numba loop, and its exact reverse-mode gradient as another.
+gradient's cost. This module runs the *same* recurrence as :func:`asem_bayes.dynamics.step`,
+
+    z[t+1] = z[t] + exp(theta_pos + psi_pos * tanh(z[t])) * e_pos[t]
+                  - exp(theta_neg + psi_neg * tanh(z[t])) * e_neg[t],
+
+(log learning rates affine in the working model ``tanh(z)``, which every registered variant
+has) as one numba loop, and its exact reverse-mode gradient as another.
 
 The variant-specific parts stay generic: the daily evidence is computed by the variant's own
 ``evidence(xp=pytensor.tensor, ...)`` for all days at once (it does not depend on the state),
 and ``theta``/``psi`` are read off the variant's ``log_rates`` at states 0 and 1. Tests tie the
 kernel's trajectories to the simulator's and its gradient to the ``scan`` graph's.
 
-Contract with the variants: an evidence entry that is exactly 0 has zero derivative with
-respect to the parameters (evidence is a non-negative combination of event indicators, so it
-is 0 only when every event feeding it is absent). For such entries the forward pass's gain is
-exactly 0 and the backward pass returns a zero gradient for the entry and adds nothing to the
-rate parameters' gradients; ``tests/test_kernels.py`` checks the contract for every registered
-variant.
-
 Speed: within one day every person is updated at once by a branch-free loop that LLVM turns into
-SIMD code, with :func:`vexp`, a polynomial ``exp``, in place of the C library's scalar one. The
-kernels allow fused multiply-add (``fastmath={"contract"}``, no other fast-math licence): on an
-AVX2 machine that made the two kernels 1.4-1.5x faster (``vexp``'s Horner steps become FMAs),
-changing results in the last bit only. ``benchmarks/grad_speed.py`` prints the cost of one log
-density and gradient.
+SIMD code, with :func:`vexp` and :func:`vtanh`, polynomial ``exp`` and ``tanh``, in place of the C
+library's scalar ones. The kernels allow fused multiply-add (``fastmath={"contract"}``, no other
+fast-math licence), which changes results in the last bit only. ``benchmarks/grad_speed.py``
+prints the cost of one log density and gradient.
 """
 
 from __future__ import annotations
@@ -38,9 +34,7 @@ from pytensor.graph.op import Op
 from pytensor.graph.rewriting.basic import node_rewriter
 from pytensor.tensor.rewriting.basic import register_canonicalize
 
-from asem_bayes.dynamics import STATE_BOUND
-
-__all__ = ["delta_rule_path", "delta_forward", "delta_backward"]
+__all__ = ["latent_path", "latent_forward", "latent_backward", "vexp", "vtanh"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,94 +90,92 @@ def vexp(x):  # pragma: no cover - numba
     return out if x == x else x
 
 
+@numba.njit(inline="always", cache=True, fastmath={"contract"})
+def vtanh(z):  # pragma: no cover - numba
+    """``tanh(z)`` as ``1 - 2 / (exp(2 z) + 1)`` with :func:`vexp`: branch-free, so it vectorises.
+
+    Absolute error within 2 ulp of 1 (the relative error of ``vexp`` near ``z = 0`` becomes absolute);
+    saturates to exactly -1 and 1 for large ``|z|`` and keeps NaN.
+    """
+    return 1.0 - 2.0 / (vexp(2.0 * z) + 1.0)
+
+
 @numba.njit(cache=True, fastmath={"contract"})
-def _forward_day(x, thp, thn, psp, psn, ep, en, x_next, a_p, a_n, k_p, k_n):  # pragma: no cover
+def _forward_day(z, thp, thn, psp, psn, ep, en, z_next, x_out, a_p, a_n):  # pragma: no cover
     """One day for every person (flat arrays): no branches, so the loop is SIMD-vectorised.
 
-    Where a sign has no evidence (``e == 0``), ``k = vexp(-0.0) = 1`` exactly and the update
-    adds exactly 0, as the delta rule with zero gain does.
+    Where a sign has no evidence (``e == 0``) the update adds exactly 0.
     """
-    for j in range(x.shape[0]):
-        xj = x[j]
+    for j in range(z.shape[0]):
+        zj = z[j]
+        xj = vtanh(zj)
         ap = vexp(thp[j] + psp[j] * xj)
         an = vexp(thn[j] + psn[j] * xj)
-        kp = vexp(-ap * ep[j])
-        kn = vexp(-an * en[j])
+        x_out[j] = xj
         a_p[j] = ap
         a_n[j] = an
-        k_p[j] = kp
-        k_n[j] = kn
-        raw = xj + (1.0 - kp) * (1.0 - xj) - (1.0 - kn) * (1.0 + xj)
-        x_next[j] = min(max(raw, -STATE_BOUND), STATE_BOUND)
+        z_next[j] = zj + ap * ep[j] - an * en[j]
 
 
 @numba.njit(cache=True, fastmath={"contract"})
-def delta_forward(x0, th_p, th_n, psi_p, psi_n, e_p, e_n):  # pragma: no cover - numba
-    """States ``(T, D, 2)`` from ``x0`` (D, 2) and daily evidence ``e_*`` (T-1, D, 2).
+def latent_forward(z0, th_p, th_n, psi_p, psi_n, e_p, e_n):  # pragma: no cover - numba
+    """Latent working models ``(T, D, 2)`` from ``z0`` (D, 2) and daily evidence ``e_*`` (T-1, D, 2).
 
-    Also returns the learning rates ``a_*`` and the shares ``1 - gain`` of every step, which the
-    adjoint reuses. Days run in order; within a day every person is updated at once by
-    :func:`_forward_day` (inputs are copied to contiguous arrays first: PyTensor may hand over
-    broadcast views).
+    Returns one array ``Y`` of shape ``(4, T, D, 2)``: ``Y[0]`` the latents ``z``, ``Y[1]`` the
+    working models ``tanh(z)``, ``Y[2]``/``Y[3]`` the learning rates of each day (last day unused,
+    set to 0), which the adjoint reuses. (One output keeps PyTensor's graph rewrites simple.)
+    Days run in order; within a day every person is updated at once by :func:`_forward_day`
+    (inputs are copied to contiguous arrays first: PyTensor may hand over broadcast views).
     """
     n_steps, n_d, n_p = e_p.shape
     c = n_d * n_p
-    # One output array (a single-output Op keeps PyTensor's graph rewrites simple): Y[0] holds
-    # the states, Y[1:5] the rates and 1 - gains of each step (last day unused, set to 1).
-    Y = np.empty((5, n_steps + 1, c))
-    Y[1:, n_steps] = 1.0
+    Y = np.empty((4, n_steps + 1, c))
     thp = np.ascontiguousarray(th_p).reshape(c)
     thn = np.ascontiguousarray(th_n).reshape(c)
     psp = np.ascontiguousarray(psi_p).reshape(c)
     psn = np.ascontiguousarray(psi_n).reshape(c)
     EP = np.ascontiguousarray(e_p).reshape(n_steps, c)
     EN = np.ascontiguousarray(e_n).reshape(n_steps, c)
-    Y[0, 0] = np.ascontiguousarray(x0).reshape(c)
+    Y[0, 0] = np.ascontiguousarray(z0).reshape(c)
     for t in range(n_steps):
-        _forward_day(Y[0, t], thp, thn, psp, psn, EP[t], EN[t], Y[0, t + 1], Y[1, t], Y[2, t], Y[3, t], Y[4, t])
-    return Y.reshape(5, n_steps + 1, n_d, n_p)
+        _forward_day(Y[0, t], thp, thn, psp, psn, EP[t], EN[t], Y[0, t + 1], Y[1, t], Y[2, t], Y[3, t])
+    for j in range(c):
+        Y[1, n_steps, j] = vtanh(Y[0, n_steps, j])
+    Y[2:, n_steps] = 0.0
+    return Y.reshape(4, n_steps + 1, n_d, n_p)
 
 
 @numba.njit(cache=True, fastmath={"contract"})
-def _backward_day(
-    x, a_p, a_n, k_p, k_n, ep, en, psp, psn, g_x, lam, g_thp, g_thn, g_psp, g_psn, g_ep, g_en
-):  # pragma: no cover
-    """Adjoint of :func:`_forward_day` for every person, branch-free like it."""
+def _backward_day(x, a_p, a_n, ep, en, psp, psn, g_z, lam, g_thp, g_thn, g_psp, g_psn, g_ep, g_en):  # pragma: no cover
+    """Adjoint of :func:`_forward_day` for every person, branch-free like it.
+
+    ``lam`` enters as the adjoint of tomorrow's latent and leaves as today's.
+    """
     for j in range(x.shape[0]):
         xj = x[j]
-        kp = k_p[j]
-        kn = k_n[j]
-        has_p = ep[j] != 0.0
-        has_n = en[j] != 0.0
-        raw = xj + (1.0 - kp) * (1.0 - xj) - (1.0 - kn) * (1.0 + xj)
-        # the clamp's gradient; a day without evidence carries the state over unchanged, so its
-        # gradient passes even when the state sits on the bound
-        inside = ((raw > -STATE_BOUND) & (raw < STATE_BOUND)) | ~(has_p | has_n)  # no short-circuit: SIMD
-        lm = lam[j] if inside else 0.0
-        lgp = lm * (1.0 - xj) * a_p[j] * kp
-        lgn = -lm * (1.0 + xj) * a_n[j] * kn
-        lap = lgp * ep[j] if has_p else 0.0  # d/d(log rate); exactly 0 without evidence
-        lan = lgn * en[j] if has_n else 0.0
-        g_ep[j] = lgp if has_p else 0.0
-        g_en[j] = lgn if has_n else 0.0
-        g_thp[j] += lap
-        g_psp[j] += lap * xj
-        g_thn[j] += lan
-        g_psn[j] += lan * xj
-        lam[j] = lm * (kp + kn - 1.0) + g_x[j] + lap * psp[j] + lan * psn[j]
+        lm = lam[j]
+        lp = lm * a_p[j] * ep[j]  # d/d(log rate) of the positive evidence's term
+        ln = -lm * a_n[j] * en[j]
+        g_ep[j] = lm * a_p[j]
+        g_en[j] = -lm * a_n[j]
+        g_thp[j] += lp
+        g_psp[j] += lp * xj
+        g_thn[j] += ln
+        g_psn[j] += ln * xj
+        lam[j] = lm + (lp * psp[j] + ln * psn[j]) * (1.0 - xj * xj) + g_z[j]
 
 
 @numba.njit(cache=True, fastmath={"contract"})
-def delta_backward(x0, th_p, th_n, psi_p, psi_n, e_p, e_n, Y, gX):  # pragma: no cover
-    """Vector-Jacobian product of :func:`delta_forward`'s states ``Y[0]`` for their upstream gradient ``gX``.
+def latent_backward(z0, th_p, th_n, psi_p, psi_n, e_p, e_n, Y, gZ):  # pragma: no cover - numba
+    """Vector-Jacobian product of :func:`latent_forward`'s latents ``Y[0]`` for their upstream gradient ``gZ``.
 
-    The gradient with respect to a zero evidence entry is returned as 0 (see the module
-    docstring: evidence that is zero has zero derivative in every variant).
+    Returns the gradients with respect to ``z0``, the four rate parameters and the two evidence
+    arrays, in :func:`latent_forward`'s argument order.
     """
     n_steps, n_d, n_p = e_p.shape
     c = n_d * n_p
-    Yc = np.ascontiguousarray(Y).reshape(5, n_steps + 1, c)
-    G = np.ascontiguousarray(gX).reshape(n_steps + 1, c)
+    Yc = np.ascontiguousarray(Y).reshape(4, n_steps + 1, c)
+    G = np.ascontiguousarray(gZ).reshape(n_steps + 1, c)
     EP = np.ascontiguousarray(e_p).reshape(n_steps, c)
     EN = np.ascontiguousarray(e_n).reshape(n_steps, c)
     psp = np.ascontiguousarray(psi_p).reshape(c)
@@ -193,11 +185,9 @@ def delta_backward(x0, th_p, th_n, psi_p, psi_n, e_p, e_n, Y, gX):  # pragma: no
     lam = G[n_steps].copy()
     for t in range(n_steps - 1, -1, -1):
         _backward_day(
-            Yc[0, t],
             Yc[1, t],
             Yc[2, t],
             Yc[3, t],
-            Yc[4, t],
             EP[t],
             EN[t],
             psp,
@@ -227,33 +217,33 @@ def _f64(x):
     return pt.as_tensor_variable(x).astype("float64")
 
 
-class DeltaRuleScan(Op):
-    """``X = delta_forward(x0, theta_pos, theta_neg, psi_pos, psi_neg, e_pos, e_neg)``."""
+class LatentPath(Op):
+    """``Y = latent_forward(z0, theta_pos, theta_neg, psi_pos, psi_neg, e_pos, e_neg)``."""
 
     __props__ = ()
 
     def make_node(self, *inputs):
         inputs = [_f64(x) for x in inputs]
-        return Apply(self, inputs, [pt.tensor(dtype="float64", shape=(5, None, None, None))])
+        return Apply(self, inputs, [pt.tensor(dtype="float64", shape=(4, None, None, None))])
 
     def perform(self, node, inputs, output_storage):
-        output_storage[0][0] = delta_forward(*inputs)
+        output_storage[0][0] = latent_forward(*inputs)
 
     def infer_shape(self, node, shapes):
-        e_shape, x0_shape = shapes[5], shapes[0]
-        return [(5, e_shape[0] + 1, x0_shape[0], x0_shape[1])]
+        e_shape, z0_shape = shapes[5], shapes[0]
+        return [(4, e_shape[0] + 1, z0_shape[0], z0_shape[1])]
 
     def pullback(self, inputs, outputs, cotangents):
-        # Only the states slot Y[0] is differentiated; ``cotangents[0][0]`` lets PyTensor drop
-        # the (5, T, D, 2) zeros-and-set cotangent that slicing Y[0] produces.
-        return list(DeltaRuleGrad()(*inputs, outputs[0], cotangents[0][0]))
+        # Only the latents slot Y[0] is differentiated; ``cotangents[0][0]`` lets PyTensor drop
+        # the (4, T, D, 2) zeros-and-set cotangent that slicing Y[0] produces.
+        return list(LatentPathGrad()(*inputs, outputs[0], cotangents[0][0]))
 
 
-class DeltaRuleGrad(Op):
-    """Gradients of :class:`DeltaRuleScan` with respect to each of its seven inputs.
+class LatentPathGrad(Op):
+    """Gradients of :class:`LatentPath` with respect to each of its seven inputs.
 
     Inputs: the forward Op's seven inputs, its output ``Y`` and the upstream gradient of the
-    states ``Y[0]``.
+    latents ``Y[0]``.
     """
 
     __props__ = ()
@@ -265,15 +255,15 @@ class DeltaRuleGrad(Op):
         return Apply(self, inputs, outs)
 
     def perform(self, node, inputs, output_storage):
-        for store, value in zip(output_storage, delta_backward(*inputs), strict=True):
+        for store, value in zip(output_storage, latent_backward(*inputs), strict=True):
             store[0] = value
 
     def infer_shape(self, node, shapes):
         return [shapes[0]] * 5 + [shapes[5], shapes[6]]
 
 
-@node_rewriter([DeltaRuleGrad])
-def merge_delta_rule_grads(fgraph, node):
+@node_rewriter([LatentPathGrad])
+def merge_latent_path_grads(fgraph, node):
     """One backward pass per forward kernel.
 
     PyMC builds each observed variable's log density on its own copy of the state graph; after
@@ -284,23 +274,23 @@ def merge_delta_rule_grads(fgraph, node):
     same = [
         c
         for c, _ in fgraph.clients[node.inputs[7]]
-        if c is not node and isinstance(c.op, DeltaRuleGrad) and c.inputs[:-1] == node.inputs[:-1]
+        if c is not node and isinstance(c.op, LatentPathGrad) and c.inputs[:-1] == node.inputs[:-1]
     ]
     if not same:
         return None
     g_total = node.inputs[-1]
     for c in same:
         g_total = g_total + c.inputs[-1]
-    merged = DeltaRuleGrad()(*node.inputs[:-1], g_total)
+    merged = LatentPathGrad()(*node.inputs[:-1], g_total)
     repl = dict(zip(node.outputs, merged, strict=True))
-    x0, e_p, e_n = node.inputs[0], node.inputs[5], node.inputs[6]
+    z0, e_p, e_n = node.inputs[0], node.inputs[5], node.inputs[6]
     for c in same:
-        for out, like in zip(c.outputs, [x0] * 5 + [e_p, e_n], strict=True):
+        for out, like in zip(c.outputs, [z0] * 5 + [e_p, e_n], strict=True):
             repl[out] = pt.zeros_like(like)
     return repl
 
 
-register_canonicalize(merge_delta_rule_grads)
+register_canonicalize(merge_latent_path_grads)
 
 
 def _source_salt() -> int:
@@ -317,24 +307,25 @@ def _register_numba() -> None:
 
     salt = _source_salt()
 
-    @register_funcify_default_op_cache_key(DeltaRuleScan)
+    @register_funcify_default_op_cache_key(LatentPath)
     def _fwd(op, node=None, **kwargs):
-        return delta_forward, salt
+        return latent_forward, salt
 
-    @register_funcify_default_op_cache_key(DeltaRuleGrad)
+    @register_funcify_default_op_cache_key(LatentPathGrad)
     def _bwd(op, node=None, **kwargs):
-        return delta_backward, salt
+        return latent_backward, salt
 
 
 _register_numba()
 
 
-def delta_rule_path(x0, theta_pos, theta_neg, psi_pos, psi_neg, e_pos, e_neg):
-    """States at the start of every day, ``(day, dyad, person)``, for one working model.
+def latent_path(z0, theta_pos, theta_neg, psi_pos, psi_neg, e_pos, e_neg):
+    """Latent working model at the start of every day, ``(day, dyad, person)``, for one working model.
 
-    All parameters broadcast to ``x0``'s (dyad, person) shape; ``e_pos``/``e_neg`` hold the
-    evidence of days ``0..T-2`` with shape (T-1, dyad, person).
+    ``z0`` is the initial latent (``atanh`` of the initial working model). All parameters
+    broadcast to ``z0``'s (dyad, person) shape; ``e_pos``/``e_neg`` hold the evidence of days
+    ``0..T-2`` with shape (T-1, dyad, person). The working model is ``tanh`` of the result.
     """
-    shape = x0.shape
+    shape = z0.shape
     b = [pt.broadcast_to(_f64(a), shape) for a in (theta_pos, theta_neg, psi_pos, psi_neg)]
-    return DeltaRuleScan()(x0, *b, e_pos, e_neg)[0]
+    return LatentPath()(z0, *b, e_pos, e_neg)[0]

@@ -1,7 +1,8 @@
 """PyMC models of the ASEM variants, compiled once and refitted on many datasets.
 
 The one-day update is :func:`asem_bayes.dynamics.step`, the same function the simulator runs,
-here with ``xp = pytensor.tensor`` inside a single ``scan`` over days vectorised over persons.
+on the unbounded latents of the working models: compiled with its adjoint
+(:mod:`asem_bayes.kernels`, the default) or as a PyTensor ``scan`` for the JAX samplers.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def build_model(
         Keep the latent working-model trajectories as deterministics ``self_model`` and
         ``others_model`` (dims dyad, person, day).
     kernel : {"numba", "scan"}
-        How the day loop is computed: the compiled delta-rule kernel with a hand-written
+        How the day loop is computed: the compiled latent-update kernel with a hand-written
         gradient (fast; nutpie and PyMC's sampler) or a PyTensor ``scan`` of
         :func:`asem_bayes.dynamics.step` (required by the JAX samplers numpyro/blackjax).
     reparam : bool
@@ -114,6 +115,7 @@ def build_model(
         signed = {}
         folded = dict(sc.folded) if sc else {}
         p: dict[str, Any] = {}
+        latent: dict[str, Any] = {}
         for prm in v.params:
             if prm.name in folded:  # sd = |y|, y ~ Normal(0, sigma): see asem_bayes.coords
                 signed[prm.name] = pm.Normal(prm.name + sampling_coords.SIGNED, 0.0, prm.prior.kwargs["sigma"])
@@ -131,6 +133,7 @@ def build_model(
                 z = pm.Normal(f"{pp.name}_z", 0.0, 1.0, dims=D.PERSON_DIMS)
                 lin = p[pp.mu] + p[pp.sd] * z
             p[pp.name] = pm.Deterministic(pp.name, pp.apply_link(pt, lin), dims=D.PERSON_DIMS)
+            latent[pp.name] = lin  # the day loop starts from the linear predictor, not atanh(s0)
 
         # Person parameters whose population mean and spread are sampled as they are come
         # first: the shears read the initial working models s0 and o0.
@@ -146,7 +149,9 @@ def build_model(
                 p[n] = pm.Deterministic(n, p[n])
         for pp in later:
             person(pp)
-        S, O, F = _scan_states(v, p, ev, T, need_fatigue=v.fatigue and mode == "joint", kernel=kernel)
+        S, O, F = _scan_states(
+            v, p, (latent["s0"], latent["o0"]), ev, T, need_fatigue=v.fatigue and mode == "joint", kernel=kernel
+        )
         if trajectories:
             pm.Deterministic("self_model", S.transpose(1, 2, 0), dims=D.PERSON_DAY_DIMS)
             pm.Deterministic("others_model", O.transpose(1, 2, 0), dims=D.PERSON_DAY_DIMS)
@@ -187,20 +192,27 @@ def build_model(
 
 
 def _scan_states(
-    v: Variant, p: Mapping[str, Any], ev: Mapping[str, Any], T: int, need_fatigue: bool, kernel: str = "numba"
+    v: Variant,
+    p: Mapping[str, Any],
+    z0: tuple[Any, Any],
+    ev: Mapping[str, Any],
+    T: int,
+    need_fatigue: bool,
+    kernel: str = "numba",
 ):
-    """States at the start of every day, ``(day, dyad, person)``.
+    """Working models at the start of every day, ``(day, dyad, person)``, from the initial latents ``z0``.
 
-    ``kernel="numba"``: the compiled delta-rule loop with its hand-written adjoint
+    ``kernel="numba"``: the compiled latent-update loop with its hand-written adjoint
     (:mod:`asem_bayes.kernels`); ``"scan"``: one PyTensor ``scan`` over
-    :func:`asem_bayes.dynamics.step` (needed by the JAX samplers). Both run the same recurrence.
+    :func:`asem_bayes.dynamics.step` (needed by the JAX samplers). Both run the same recurrence
+    on the latents and return their ``tanh``.
     """
-    s0, o0 = p["s0"], p["o0"]
+    zs0, zo0 = z0
     F = _fatigue(ev, p["zeta"], T) if need_fatigue else None
     if not v.changes:
-        return pt.repeat(s0[None], T, axis=0), pt.repeat(o0[None], T, axis=0), F
+        return pt.repeat(p["s0"][None], T, axis=0), pt.repeat(p["o0"][None], T, axis=0), F
     if kernel == "numba":
-        from asem_bayes.kernels import delta_rule_path
+        from asem_bayes.kernels import latent_path
 
         days = dynamics.Events(*(ev[k][:-1] for k in D.EVENTS))
         pos_s, neg_s, pos_o, neg_o = v.evidence(pt, days, p)
@@ -209,13 +221,9 @@ def _scan_states(
         l1 = v.log_rates(pt, 1.0, 1.0, p)
         psi = [b - a for a, b in zip(l0, l1, strict=True)]
         full = ev["threat"][:-1].shape
-        S = delta_rule_path(
-            s0, l0[0], l0[1], psi[0], psi[1], pt.broadcast_to(pos_s, full), pt.broadcast_to(neg_s, full)
-        )
-        O = delta_rule_path(
-            o0, l0[2], l0[3], psi[2], psi[3], pt.broadcast_to(pos_o, full), pt.broadcast_to(neg_o, full)
-        )
-        return S, O, F
+        ZS = latent_path(zs0, l0[0], l0[1], psi[0], psi[1], pt.broadcast_to(pos_s, full), pt.broadcast_to(neg_s, full))
+        ZO = latent_path(zo0, l0[2], l0[3], psi[2], psi[3], pt.broadcast_to(pos_o, full), pt.broadcast_to(neg_o, full))
+        return pt.tanh(ZS), pt.tanh(ZO), F
     if kernel != "scan":
         raise ValueError(f"kernel must be 'numba' or 'scan', got {kernel!r}")
     # Only the dynamics' parameters enter the loop: fewer non-sequences, a leaner gradient.
@@ -225,19 +233,20 @@ def _scan_states(
     names = sorted(k for k in p if k in dyn)
     seqs = [ev[k][:-1] for k in D.EVENTS]
 
-    def inner(thr, sa, so, co, de, s, o, *vals):
+    def inner(thr, sa, so, co, de, zs, zo, *vals):
         q = dict(zip(names, vals, strict=True))
-        return dynamics.step(pt, v, s, o, dynamics.Events(thr, sa, so, co, de), q)
+        return dynamics.step(pt, v, zs, zo, dynamics.Events(thr, sa, so, co, de), q)
 
-    S, O = pytensor.scan(
+    ZS, ZO = pytensor.scan(
         inner,
         sequences=seqs,
-        outputs_info=[s0, o0],
+        outputs_info=[zs0, zo0],
         non_sequences=[p[k] for k in names],
         strict=False,
         return_updates=False,
     )
-    return pt.concatenate([s0[None], S], axis=0), pt.concatenate([o0[None], O], axis=0), F
+    S = pt.tanh(pt.concatenate([zs0[None], ZS], axis=0))
+    return S, pt.tanh(pt.concatenate([zo0[None], ZO], axis=0)), F
 
 
 def _fatigue(ev: Mapping[str, Any], zeta: Any, T: int):
@@ -300,19 +309,19 @@ def states_numpy(v: Variant, p: Mapping[str, np.ndarray], events: Mapping[str, n
     ``events`` are ``(day, dyad, person)`` arrays. Uses :func:`asem_bayes.dynamics.step`.
     """
     T = next(iter(events.values())).shape[0]
-    s, o = p["s0"], p["o0"]
-    f = np.zeros_like(s)
-    S = np.empty((T, *s.shape))
+    zs, zo = dynamics.latent(np, p["s0"]), dynamics.latent(np, p["o0"])
+    f = np.zeros_like(zs)
+    S = np.empty((T, *zs.shape))
     O = np.empty_like(S)
     F = np.empty_like(S) if fatigue else None
     for t in range(T):
-        S[t], O[t] = s, o
+        S[t], O[t] = np.tanh(zs), np.tanh(zo)
         if fatigue:
             F[t] = f
         if t == T - 1:
             break
         e = dynamics.Events(*(events[k][t] for k in D.EVENTS))
-        s, o = dynamics.step(np, v, s, o, e, p)
+        zs, zo = dynamics.step(np, v, zs, zo, e, p)
         if fatigue:
             f = dynamics.fatigue_step(np, f, e.safe, e.soft, p["zeta"])
     return S, O, F

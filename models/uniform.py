@@ -1,7 +1,7 @@
 """``uniform``: any positive situation updates both working models equally, no assimilation bias."""
 
 from asem_bayes.schema import Variant
-from models._common import BUFFER, assemble, theta
+from models._common import BUFFER, THETA_NEG, THETA_POS, assemble, theta
 
 
 def evidence(xp, ev, p):
@@ -17,8 +17,8 @@ def log_rates(xp, s, o, p):
 
 params, person_params = assemble(
     (
-        *theta("theta_pos", "either model after positive evidence"),
-        *theta("theta_neg", "either model after negative evidence"),
+        *theta("theta_pos", "either model after positive evidence", THETA_POS),
+        *theta("theta_neg", "either model after negative evidence", THETA_NEG),
         *BUFFER,
     )
 )

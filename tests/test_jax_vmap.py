@@ -123,23 +123,6 @@ def test_gradient_equals_pymc():
         np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-9)
 
 
-SLOW_VARIANTS = [pytest.param(v, marks=pytest.mark.slow) for v in ("uniform", "buffer_enhances")]
-
-
-@pytest.mark.parametrize("variant", ["asem", "asem_fatigue", *SLOW_VARIANTS])
-def test_adjoint_kernel_equals_scan_autodiff(variant):
-    """The hand-written reverse pass of the day loop against JAX's autodiff through the scan."""
-    mode = "joint" if variant == "asem_fatigue" else "conditional"
-    inp = prepare_inputs(simulate(variant, n_dyads=3, n_days=6, seed=8), joint=mode == "joint")
-    by_kernel = {k: J.JaxModel(inp, variant, mode, kernel=k) for k in J.KERNELS}
-    data = by_kernel["scan"].data(inp)
-    for p in _points(by_kernel["scan"], 2, seed=6):
-        (la, ga), (ls, gs) = (jax.value_and_grad(by_kernel[k].logdensity)(p, data) for k in ("adjoint", "scan"))
-        assert abs(float(la) - float(ls)) < 1e-9
-        for name in gs:
-            np.testing.assert_allclose(np.asarray(ga[name]), np.asarray(gs[name]), rtol=1e-9, atol=1e-10)
-
-
 def test_perturbations_are_seen():
     """Controls: a changed rating or a changed parameter moves the JAX density like PyMC's."""
     study, inp, pm_model, jm = _models("asem-conditional-missing")

@@ -115,18 +115,19 @@ def test_event_arrays_are_read_only(study: xr.Dataset):
 
 @pytest.mark.parametrize("variant", list_variants())
 def test_latent_states_follow_the_shared_dynamics(variant: str):
-    """Re-running dynamics.step on the stored true events reproduces the stored trajectories."""
+    """Re-running dynamics.step on the stored true events (from the latents of the stored initial
+    models) reproduces the stored trajectories."""
     ds = ab.simulate(variant, 10, 20, seed=2)
     v = get_variant(variant)
     p = {k: (np.asarray(x) if np.ndim(x) else x) for k, x in ab.true_params(ds).items()}
-    s, o = ds["self_model"].values[..., 0], ds["others_model"].values[..., 0]
+    zs, zo = dynamics.latent(np, p["s0"]), dynamics.latent(np, p["o0"])
     f = np.zeros((10, 2))
     for t in range(ds.sizes[D.DAY]):
-        np.testing.assert_allclose(ds["self_model"].values[..., t], s, rtol=0, atol=1e-12)
-        np.testing.assert_allclose(ds["others_model"].values[..., t], o, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(ds["self_model"].values[..., t], np.tanh(zs), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(ds["others_model"].values[..., t], np.tanh(zo), rtol=0, atol=1e-12)
         np.testing.assert_allclose(ds["fatigue"].values[..., t], f, rtol=0, atol=1e-12)
         ev = dynamics.Events(*(ds[f"{e}_true"].values[..., t].astype(float) for e in D.EVENTS))
-        s, o = dynamics.step(np, v, s, o, ev, p)
+        zs, zo = dynamics.step(np, v, zs, zo, ev, p)
         f = dynamics.fatigue_step(np, f, ev.safe, ev.soft, p.get("zeta", 0.0))
     if variant == "stable":
         assert np.all(ds["self_model"].values == ds["self_model"].values[..., :1])
