@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,11 @@ __all__ = [
     "simulate",
     "to_long",
     "from_long",
+    "SharedEventPolicy",
+    "SHARED_EVENT_POLICIES",
+    "SHARED_EVENT_MEANINGS",
+    "combine_partner_reports",
+    "partner_disagreements",
     "true_params",
     "draw_person_params",
     "resolve_params",
@@ -90,12 +95,23 @@ class Design:
 def draw_person_params(
     variant: Variant, pop: Mapping[str, Any], n_dyads: int, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
-    """Person-level parameters ``link(mu + sd * z)`` with ``z ~ Normal(0, 1)``, shape (dyad, person)."""
+    """Person-level parameters ``link(mu + sd * z)`` with ``z ~ Normal(0, 1)``, shape (dyad, person).
+
+    For the initial working models (``tanh`` link) the linear predictor is also returned, as
+    ``s0_latent`` and ``o0_latent``: the day loop starts from it, so an initial model that rounds
+    to +-1 in float64 still has its finite latent.
+    """
     out = {}
     for pp in variant.person_params:
         z = rng.standard_normal((n_dyads, 2))
-        out[pp.name] = pp.apply_link(np, pop[pp.mu] + pop[pp.sd] * z)
+        lin = pop[pp.mu] + pop[pp.sd] * z
+        out[pp.name] = pp.apply_link(np, lin)
+        if pp.name in _INITIAL:
+            out[f"{pp.name}_latent"] = lin
     return out
+
+
+_INITIAL = ("s0", "o0")  # the initial working models, whose latents start the day loop
 
 
 def resolve_params(
@@ -134,10 +150,10 @@ def resolve_params(
                     f"person parameter {name} must be a scalar or a (dyad, person) = ({n_dyads}, 2) array, "
                     f"got shape {value.shape}"
                 ) from None
-    if "s0" in person:
-        for name in ("s0", "o0"):
-            if np.any(np.abs(person[name]) >= 1):
-                raise SchemaError(f"initial state {name} must lie in (-1, 1)")
+            if name in _INITIAL:
+                if np.any(np.abs(person[name]) >= 1):
+                    raise SchemaError(f"initial state {name} must lie in (-1, 1)")
+                person[f"{name}_latent"] = dynamics.latent(np, person[name])
     return {**pop, **person}
 
 
@@ -221,8 +237,10 @@ def simulate(
     z = np.empty((2, N, 2))
     nan_items = np.zeros((2, N, 2), bool)  # which of the day's two ratings are missing
 
-    s = np.array(p["s0"], dtype=float)
-    o = np.array(p["o0"], dtype=float)
+    # The day loop carries the unbounded latents; the working models are their tanh.
+    zs = np.array(p["s0_latent"], dtype=float)
+    zo = np.array(p["o0_latent"], dtype=float)
+    s, o = np.tanh(zs), np.tanh(zo)
     f = np.zeros((N, 2))
     zeta = p.get("zeta", 0.0)
     exo = design.exogenous_events
@@ -265,7 +283,8 @@ def simulate(
             np.copyto(y_A[t], np.nan, where=nan_items[0])
             np.copyto(y_V[t], np.nan, where=nan_items[1])
 
-        s, o = dynamics.step(np, v, s, o, ev, p)
+        zs, zo = dynamics.step(np, v, zs, zo, ev, p)
+        s, o = np.tanh(zs), np.tanh(zo)
         f = dynamics.fatigue_step(np, f, safe, soft, zeta)
 
     idx = list(waves)
@@ -381,16 +400,143 @@ def to_long(ds: xr.Dataset) -> pd.DataFrame:
     return df
 
 
-def from_long(df: pd.DataFrame, likert: int | None = None) -> xr.Dataset:
+SharedEventPolicy = Literal["error", "first", "either", "both", "mean"]
+"""How the partners' two reports of a shared (dyad-day) event become the couple's one value."""
+SHARED_EVENT_POLICIES: tuple[SharedEventPolicy, ...] = get_args(SharedEventPolicy)
+SHARED_EVENT_MEANINGS: dict[SharedEventPolicy, str] = {
+    "error": "refuse data in which the partners' reports differ",
+    "first": "person 0's report",
+    "either": "the larger report: 1 if either partner reported the event",
+    "both": "the smaller report: 1 only if both partners reported the event",
+    "mean": "the mean of the two reports (an intensity)",
+}
+
+
+def partner_disagreements(reports: np.ndarray) -> np.ndarray:
+    """Dyad-days on which both partners reported a shared event and their reports differ.
+
+    Parameters
+    ----------
+    reports : numpy.ndarray
+        Each partner's report, shape ``(dyad, person, day)``; NaN where a partner gave none.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean ``(dyad, day)``.
+    """
+    x0, x1 = reports[:, 0], reports[:, 1]
+    return ~np.isnan(x0) & ~np.isnan(x1) & ~np.isclose(x0, x1)
+
+
+def combine_partner_reports(
+    reports: np.ndarray,
+    policy: SharedEventPolicy = "error",
+    *,
+    name: str = "event",
+    dyads: Sequence[Any] | None = None,
+    days: Sequence[Any] | None = None,
+) -> np.ndarray:
+    """The couple's one value of a shared event per dyad-day, from both partners' reports.
+
+    Where only one partner reported the event, that report is the couple's value under every
+    policy; where neither did, the value is missing (NaN). Where both did and they differ,
+    ``policy`` decides (:data:`SHARED_EVENT_MEANINGS`).
+
+    Parameters
+    ----------
+    reports : numpy.ndarray
+        Each partner's report, shape ``(dyad, person, day)``.
+    policy : {"error", "first", "either", "both", "mean"}
+        ``"error"`` raises; ``"first"`` takes person 0's report; ``"either"`` the larger (1 if
+        either partner reported the event); ``"both"`` the smaller (1 only if both did);
+        ``"mean"`` their mean (an intensity).
+    name : str
+        The event's name, for the error message.
+    dyads, days : sequence, optional
+        Dyad and day labels, for the error message (positions when omitted).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(dyad, day)``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown policy, or under ``"error"`` when the reports differ: the message counts
+        the dyad-days and names the first few.
+    """
+    if policy not in SHARED_EVENT_POLICIES:
+        raise ValueError(f"shared_events must be one of {SHARED_EVENT_POLICIES}, got {policy!r}")
+    x0, x1 = reports[:, 0], reports[:, 1]
+    differ = partner_disagreements(reports)
+    if policy == "error" and differ.any():
+        raise ValueError(_disagreement_message(name, reports, differ, dyads, days))
+    one = np.where(np.isnan(x0), x1, x0)  # person 0's report, else person 1's
+    if policy == "either":
+        return np.fmax(x0, x1)  # fmax/fmin ignore a missing report
+    if policy == "both":
+        return np.fmin(x0, x1)
+    if policy == "mean":
+        return np.where(np.isnan(x0) | np.isnan(x1), one, (x0 + x1) / 2)
+    return one
+
+
+def _disagreement_message(
+    name: str, reports: np.ndarray, differ: np.ndarray, dyads: Sequence[Any] | None, days: Sequence[Any] | None
+) -> str:
+    where = np.argwhere(differ)
+    shown = []
+    for d, t in where[:3]:
+        dyad = dyads[d] if dyads is not None else d
+        day = days[t] if days is not None else t
+        shown.append(f"dyad {_label(dyad)!r}, day {_label(day)} ({reports[d, 0, t]:g} vs {reports[d, 1, t]:g})")
+    more = ", ..." if len(where) > 3 else ""
+    others = ", ".join(repr(p) for p in SHARED_EVENT_POLICIES if p != "error")
+    return (
+        f"the partners' reports of the shared event {name!r} differ on {len(where)} dyad-day(s): "
+        f"{'; '.join(shown)}{more}; choose how to combine them: shared_events = {others}"
+    )
+
+
+def _label(x: Any) -> Any:
+    return x.item() if isinstance(x, np.generic) else x
+
+
+def from_long(
+    df: pd.DataFrame, likert: int | None = None, shared_events: SharedEventPolicy = "error"
+) -> xr.Dataset:
     """Inverse of :func:`to_long`: the observed part of a study as a Dataset.
 
     Dyad and day labels are kept as coordinates (sorted; days filled in between the first and
     last), person-days absent from the table become missing, and wave days are the days on which
     any trait score was recorded.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The long person-day table (columns ``dyad``, ``person``, ``day`` and the constructs).
+    likert : int, optional
+        Likert scale of the daily ratings (default: ``df.attrs["likert"]``, else continuous).
+    shared_events : {"error", "first", "either", "both", "mean"}
+        How the partners' reports of a shared event (``threat``, ``dependence``) become the
+        couple's one value when both reported it and they differ: raise (default), person 0's
+        report, 1 if either reported it, 1 only if both did, or their mean (see
+        :func:`combine_partner_reports`). A report of one partner alone always counts. The
+        policy and the number of disagreeing dyad-days are kept in the variable's ``attrs``.
+
+    Raises
+    ------
+    ValueError
+        Missing index columns, an unknown policy, or (``"error"``) partners who disagree about a
+        shared event: the message counts the dyad-days and names the first few.
     """
     missing = [c for c in D.LONG_INDEX if c not in df.columns]
     if missing:
         raise ValueError(f"long table lacks index column(s) {missing}")
+    if shared_events not in SHARED_EVENT_POLICIES:
+        raise ValueError(f"shared_events must be one of {SHARED_EVENT_POLICIES}, got {shared_events!r}")
     dyads = np.sort(df[D.DYAD].unique())
     days = np.sort(df[D.DAY].unique())
     full_days = np.arange(int(days.min()), int(days.max()) + 1)
@@ -405,9 +551,10 @@ def from_long(df: pd.DataFrame, likert: int | None = None) -> xr.Dataset:
         x = frame[name].to_numpy(dtype=float).reshape(shape)
         role = D.ROLE_EVENT if name in D.EVENTS else D.ROLE_RATING
         if name in D.DYAD_EVENTS:
-            # Either partner's report of a shared event counts.
-            x = np.where(np.isnan(x[:, 0]), x[:, 1], x[:, 0])
-            data_vars[name] = (D.DYAD_DAY_DIMS, x, {"role": role})
+            n_differ = int(partner_disagreements(x).sum())
+            x = combine_partner_reports(x, shared_events, name=name, dyads=dyads, days=full_days)
+            attrs = {"role": role, "shared_events": shared_events, "partner_disagreements": n_differ}
+            data_vars[name] = (D.DYAD_DAY_DIMS, x, attrs)
         else:
             data_vars[name] = (D.PERSON_DAY_DIMS, x, {"role": role})
     wave_days: Sequence[int] = []
