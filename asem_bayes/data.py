@@ -44,7 +44,14 @@ import xarray as xr
 
 from asem_bayes import dims as D  # noqa: N812 - the package's convention
 from asem_bayes.inputs import DataError
-from asem_bayes.simulate import from_long
+from asem_bayes.simulate import (
+    SHARED_EVENT_MEANINGS,
+    SHARED_EVENT_POLICIES,
+    SharedEventPolicy,
+    combine_partner_reports,
+    from_long,
+    partner_disagreements,
+)
 
 __all__ = [
     "CONSTRUCTS",
@@ -63,7 +70,8 @@ ID_KEYS: tuple[str, ...] = (D.DYAD, D.PERSON, D.DAY)
 LAYOUTS: tuple[str, ...] = ("long", "pairwise", "dyad_wide", "auto")
 SCALES: tuple[str, ...] = ("binary", "intensity", "likert", "continuous")
 TRANSFORMS: tuple[str | None, ...] = (None, "intensity", "binary")
-COMBINE: tuple[str, ...] = ("mean", "max", "min", "first", "equal")
+# Earlier names of the shared-event policies, still accepted in mappings.
+COMBINE_ALIASES: dict[str, SharedEventPolicy] = {"max": "either", "min": "both", "equal": "error"}
 SINGLE_PARTNER: tuple[str, ...] = ("drop", "keep")
 # Always missing: empty cells and the usual spellings of NA. SPSS's "." or codes such as 999
 # must be declared in the mapping (``missing = [".", 999]``) so that a typo is never read as NA.
@@ -144,9 +152,12 @@ class ColumnSpec:
         Extra missing-value codes for this column (the mapping's global ones also apply).
     partner_column : str or None
         Pairwise layout: the partner's column on the same row (checked and used to fill).
-    combine : {"mean", "max", "min", "first", "equal"}
+    combine : {"error", "first", "either", "both", "mean"} or None
         Dyad-day events (``threat``, ``dependence``) reported by each partner: how the two
-        reports become the couple's one value (``equal`` demands they agree).
+        reports become the couple's one value when they differ (see
+        :func:`asem_bayes.simulate.combine_partner_reports`; ``"max"``, ``"min"`` and
+        ``"equal"`` are read as ``"either"``, ``"both"`` and ``"error"``). ``None``: the
+        ``shared_events`` argument of :func:`load_diary` (default ``"error"``).
     constant : bool
         A trait (or covariate) measured once and repeated on every row: checked to be constant
         per person and kept once, on ``wave_day``.
@@ -165,7 +176,7 @@ class ColumnSpec:
     offset: float = 0.0
     missing: tuple[Any, ...] = ()
     partner_column: str | None = None
-    combine: str = "mean"
+    combine: str | None = None
     constant: bool = False
     wave_day: int | str = "first"
     shared: bool = False
@@ -255,8 +266,11 @@ def _check_spec(key: str, s: ColumnSpec, where: str, is_covariate: bool) -> Colu
         raise bad("to = 'intensity' needs the scale's range, e.g. range = [1, 7]")
     if s.to == "binary" and s.threshold is None:
         raise bad("to = 'binary' needs a threshold (events are the days with x >= threshold)")
-    if s.combine not in COMBINE:
-        raise bad(f"combine must be one of {COMBINE}, got {s.combine!r}")
+    if s.combine in COMBINE_ALIASES:
+        s = replace(s, combine=COMBINE_ALIASES[s.combine])
+    if s.combine is not None and s.combine not in SHARED_EVENT_POLICIES:
+        hint = _suggest(str(s.combine), SHARED_EVENT_POLICIES)
+        raise bad(f"combine must be one of {SHARED_EVENT_POLICIES}, got {s.combine!r}{hint}")
     if not isinstance(s.wave_day, int | str) or (isinstance(s.wave_day, str) and s.wave_day not in ("first", "last")):
         raise bad(f"wave_day must be a day label (integer), 'first' or 'last', got {s.wave_day!r}")
     if s.constant and not (key in D.TRAITS or is_covariate):
@@ -497,6 +511,7 @@ class LoadReport:
     missing_codes_seen: dict[str, int] = field(default_factory=dict)
     missing: dict[str, tuple[int, int]] = field(default_factory=dict)
     filled_from_partner: dict[str, int] = field(default_factory=dict)
+    shared_events: dict[str, str] = field(default_factory=dict)
     partner_disagreements: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -538,8 +553,11 @@ class LoadReport:
             lines.append(f"  missing-value codes read as missing in {k!r}: {n}")
         for k, n in self.filled_from_partner.items():
             lines.append(f"  {k}: {n} value(s) taken from the partner's row")
-        for k, n in self.partner_disagreements.items():
-            lines.append(f"  {k}: partners' reports differ on {n} dyad-day(s) (combined as declared)")
+        for k, policy in self.shared_events.items():
+            lines.append(
+                f"  {k}: shared event, partners' reports combined by {policy!r} "
+                f"({SHARED_EVENT_MEANINGS[policy]}); they differ on {self.partner_disagreements.get(k, 0)} dyad-day(s)"
+            )
         if self.unused_columns:
             lines.append(f"  columns not used: {', '.join(self.unused_columns)}")
         lines += [f"  note: {n}" for n in self.notes]
@@ -847,6 +865,7 @@ def load_diary(
     encoding: str | None = None,
     missing: Sequence[Any] | None = None,
     single_partner: str | None = None,
+    shared_events: SharedEventPolicy | None = None,
     return_report: bool = False,
 ) -> xr.Dataset | tuple[xr.Dataset, LoadReport]:
     """Read a dyadic diary file into a study Dataset, validated, with a load report.
@@ -863,6 +882,11 @@ def load_diary(
         Overrides the mapping's layout.
     sep, decimal, encoding, missing, single_partner
         Override the mapping's reading settings (``missing`` adds codes).
+    shared_events : {"error", "first", "either", "both", "mean"}, optional
+        How the partners' differing reports of a shared event (``threat``, ``dependence``)
+        become the couple's one value, for every shared event (overrides the mapping's
+        ``combine``). ``None``: each column's ``combine``, else ``"error"``. The policy and the
+        number of dyad-days on which the partners differ are in the load report.
     return_report : bool
         Also return the :class:`LoadReport` (it is always in ``attrs["load_report"]`` as text).
 
@@ -880,7 +904,8 @@ def load_diary(
         Naming the file, row, column and value: unknown or missing mapped columns, values that
         are not numbers or lie outside their declared scale, missing ids, non-integer or
         negative days, duplicate person-days, dyads with more than two persons, partner
-        columns that contradict the partner's own row, traits declared constant that vary.
+        columns that contradict the partner's own row, traits declared constant that vary,
+        partners who disagree about a shared event under the policy ``"error"``.
     """
     m = read_mapping(mapping)
     over: dict[str, Any] = {}
@@ -897,6 +922,11 @@ def load_diary(
         m = replace(m, **over)
     if m.decimal not in (None, ".", ","):
         raise DiaryError(f"decimal must be '.' or ',', got {m.decimal!r}")
+    if shared_events is not None and shared_events not in SHARED_EVENT_POLICIES:
+        raise DiaryError(
+            f"shared_events must be one of {SHARED_EVENT_POLICIES}, got {shared_events!r}"
+            f"{_suggest(str(shared_events), SHARED_EVENT_POLICIES)}"
+        )
     if m.single_partner not in SINGLE_PARTNER:
         raise DiaryError(f"single_partner must be one of {SINGLE_PARTNER}, got {m.single_partner!r}")
     table = _read_table(source, m)
@@ -1138,30 +1168,24 @@ def load_diary(
     # Dyad-day events: one value per couple and day.
     for key in [k for k in D.DYAD_EVENTS if k in m.columns]:
         spec = m.columns[key]
-        x0, x1 = out[key][:, 0], out[key][:, 1]
-        differ = ~np.isnan(x0) & ~np.isnan(x1) & ~np.isclose(x0, x1)
-        if differ.any():
-            report.partner_disagreements[key] = int(differ.sum())
-            if spec.combine == "equal":
-                d, t = np.argwhere(differ)[0]
-                raise DiaryError(
-                    f"the partners' reports of the shared event {key!r} differ ({x0[d, t]!r} vs {x1[d, t]!r}) for dyad "
-                    f"{_py(dyads[d])!r}, day {days[t]} ({int(differ.sum())} dyad-day(s)); "
-                    "declare combine = 'mean', 'max', 'min' or 'first'",
-                    source=table.source,
-                    row=rd.row(int(pos_cube[d, 0, t])),
-                    column=spec.column,
-                )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN dyad-days stay NaN
-            if spec.combine == "mean":
-                comb = np.nanmean(np.stack([x0, x1]), axis=0)
-            elif spec.combine == "max":
-                comb = np.nanmax(np.stack([x0, x1]), axis=0)
-            elif spec.combine == "min":
-                comb = np.nanmin(np.stack([x0, x1]), axis=0)
-            else:
-                comb = np.where(np.isnan(x0), x1, x0)
+        policy = shared_events or spec.combine or "error"
+        differ = partner_disagreements(out[key])
+        report.shared_events[key] = policy
+        report.partner_disagreements[key] = int(differ.sum())
+        if policy == "error" and differ.any():
+            d, t = np.argwhere(differ)[0]
+            x0, x1 = out[key][d, 0, t], out[key][d, 1, t]
+            rows = pos_cube[d, :, t][~np.isnan(pos_cube[d, :, t])]  # a report may come from the partner's row
+            raise DiaryError(
+                f"the partners' reports of the shared event {key!r} differ ({x0:g} vs {x1:g}) for dyad "
+                f"{_py(dyads[d])!r}, day {days[t]} ({int(differ.sum())} dyad-day(s)); declare combine = "
+                f"{', '.join(repr(p) for p in SHARED_EVENT_POLICIES if p != 'error')} in the mapping, "
+                "or pass shared_events",
+                source=table.source,
+                row=rd.row(int(rows[0])) if len(rows) else None,
+                column=spec.column,
+            )
+        comb = combine_partner_reports(out[key], policy, name=key)
         out[key] = np.repeat(comb[:, None, :], 2, axis=1)
 
     # Traits and covariates measured once: constant per person, kept on one day.
@@ -1239,6 +1263,8 @@ def load_diary(
         ds = ds.assign(cov_vars)
     for key, spec in m.columns.items():
         ds[key].attrs.update(column=spec.column, scale=spec.describe())
+    for key, policy in report.shared_events.items():
+        ds[key].attrs.update(shared_events=policy, partner_disagreements=report.partner_disagreements[key])
 
     report.n_dyads, report.n_days, report.days = len(dyads), len(days), (day_lo, day_hi)
     report.constructs = {k: f"{s.column!r}: {s.describe()}" for k, s in m.columns.items()}

@@ -414,7 +414,7 @@ def test_constant_trait_that_varies_is_an_error_and_shared_event_disagreements_a
         }
     )
     m = {
-        "threat": {"column": "c", "scale": "binary"},
+        "threat": {"column": "c", "scale": "binary", "combine": "mean"},
         "state_anxiety": "y",
         "trait_avoidance": {"column": "avo", "constant": True},
     }
@@ -425,8 +425,9 @@ def test_constant_trait_that_varies_is_an_error_and_shared_event_disagreements_a
     assert rep.partner_disagreements == {"threat": 1}
     np.testing.assert_allclose(ds["threat"].values, [[0.5, 1.0]])  # mean of the two reports
     assert ds["trait_avoidance"].sizes[D.WAVE] == 1 and int(ds["wave_day"][0]) == 0
-    with pytest.raises(DiaryError, match="differ"):
-        load_diary(df, {**m, "threat": {"column": "c", "scale": "binary", "combine": "equal"}})
+    for undeclared in ({"column": "c", "scale": "binary"}, {"column": "c", "scale": "binary", "combine": "equal"}):
+        with pytest.raises(DiaryError, match=r"differ \(1 vs 0\) for dyad 1, day 0 \(1 dyad-day\(s\)\)"):
+            load_diary(df, {**m, "threat": undeclared})  # partners who disagree need a declared policy
 
 
 def test_file_errors(tmp_path):
@@ -507,3 +508,77 @@ def test_dyad_wide_errors_name_the_partners_column():
     ds, rep = load_diary(df, m, return_report=True)
     assert rep.absent_person_days == 2  # dyad 2, day 1, both partners
     np.testing.assert_array_equal(ds["state_anxiety"].sel(dyad=1).values, [[1.0, 2.0], [2.0, 3.0]])
+
+
+# --------------------------------------------------------------------------------------------
+# partners who disagree about a shared event
+
+
+def disagreeing_long() -> pd.DataFrame:
+    """Two couples x 3 days. Couple 'b' disagrees about the threat on days 1 and 2; on day 0
+    only person 1 of couple 'a' reported it."""
+    threat = {("a", 0): [np.nan, 0, 0], ("a", 1): [1, 0, 0], ("b", 0): [0, 1, 0], ("b", 1): [0, 0, 1]}
+    rows = [
+        {"dyad": d, "person": p, "day": t, "threat": x[t], "state_anxiety": 3.0 + t}
+        for (d, p), x in threat.items()
+        for t in range(3)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_from_long_disagreeing_shared_event_is_an_error_by_default():
+    with pytest.raises(ValueError, match=r"'threat' differ on 2 dyad-day\(s\).*dyad 'b', day 1.*dyad 'b', day 2"):
+        ab.from_long(disagreeing_long())
+
+
+@pytest.mark.parametrize(
+    ("policy", "b_days_1_2"),
+    [("first", [1.0, 0.0]), ("either", [1.0, 1.0]), ("both", [0.0, 0.0]), ("mean", [0.5, 0.5])],
+)
+def test_from_long_shared_event_policies(policy, b_days_1_2):
+    ds = ab.from_long(disagreeing_long(), shared_events=policy)
+    np.testing.assert_array_equal(ds["threat"].sel(dyad="b").values, [0.0, *b_days_1_2])
+    # a report of one partner alone is the couple's value under every policy
+    np.testing.assert_array_equal(ds["threat"].sel(dyad="a").values, [1.0, 0.0, 0.0])
+    assert ds["threat"].attrs["shared_events"] == policy
+    assert ds["threat"].attrs["partner_disagreements"] == 2
+
+
+def test_from_long_rejects_an_unknown_shared_event_policy():
+    with pytest.raises(ValueError, match=r"shared_events must be one of \('error', 'first', 'either', 'both'"):
+        ab.from_long(disagreeing_long(), shared_events="any")
+
+
+def test_load_diary_reports_the_shared_event_policy_and_disagreements():
+    df = disagreeing_long()
+    m = {"threat": {"column": "threat", "scale": "binary"}, "state_anxiety": "state_anxiety"}
+    with pytest.raises(DiaryError, match=r"differ .*dyad 'b', day 1 \(2 dyad-day\(s\)\)"):
+        load_diary(df, m)
+    ds, rep = load_diary(df, m, shared_events="either", return_report=True)
+    assert rep.shared_events == {"threat": "either"} and rep.partner_disagreements == {"threat": 2}
+    np.testing.assert_array_equal(ds["threat"].sel(dyad="b").values, [0.0, 1.0, 1.0])
+    assert "threat: shared event, partners' reports combined by 'either'" in str(rep)
+    assert "differ on 2 dyad-day(s)" in ds.attrs["load_report"]
+    # the argument overrides the mapping's declaration; without it the declaration holds
+    ds = load_diary(df, {**m, "threat": {**m["threat"], "combine": "both"}})
+    np.testing.assert_array_equal(ds["threat"].sel(dyad="b").values, [0.0, 0.0, 0.0])
+    assert ds["threat"].attrs["shared_events"] == "both"
+
+
+def test_fit_cli_passes_the_shared_event_policy_to_the_loader(tmp_path):
+    import argparse
+
+    from asem_bayes.cli import fit_cmd
+    from asem_bayes.simulate import SHARED_EVENT_POLICIES
+
+    path = tmp_path / "diary.csv"
+    disagreeing_long().to_csv(path, index=False)
+    ap = argparse.ArgumentParser()
+    fit_cmd.add_parser(ap.add_subparsers())
+    args = ap.parse_args(["fit", str(path), "--out", str(tmp_path / "o.nc"), "--shared-events", "both"])
+    ds = fit_cmd.read_study(args.data, args.mapping, shared_events=args.shared_events)
+    np.testing.assert_array_equal(ds["threat"].sel(dyad="b").values, [0.0, 0.0, 0.0])
+    for policy in SHARED_EVENT_POLICIES:
+        assert ap.parse_args(["fit", "x.csv", "--out", "o.nc", "--shared-events", policy]).shared_events == policy
+    with pytest.raises(SystemExit):
+        ap.parse_args(["fit", "x.csv", "--out", "o.nc", "--shared-events", "any"])

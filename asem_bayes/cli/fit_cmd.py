@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from asem_bayes.simulate import SHARED_EVENT_POLICIES, SharedEventPolicy
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -26,6 +28,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--target-accept", type=float, default=0.8)
     p.add_argument("--missing-events", default="error", choices=("error", "absent", "person_rate"))
+    p.add_argument(
+        "--shared-events",
+        choices=SHARED_EVENT_POLICIES,
+        help="diary tables: how partners' differing reports of a shared event (threat, dependence) are "
+        "combined (default: the mapping's 'combine', else error; docs/model.md section 12)",
+    )
     p.add_argument("--loo-unit", default="person", choices=("person-day", "person-week", "person", "dyad"))
     p.add_argument("--ppc", action="store_true", help="add posterior predictive draws")
     p.add_argument(
@@ -39,8 +47,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def read_study(path: Path, mapping: Path | None = None):
-    """A study Dataset from a .nc file, a long table, or any layout with a mapping."""
+def read_study(path: Path, mapping: Path | None = None, shared_events: SharedEventPolicy | None = None):
+    """A study Dataset from a .nc file, a long table, or any layout with a mapping.
+
+    ``shared_events`` is passed to :func:`asem_bayes.data.load_diary` for diary tables (a .nc
+    study already holds one value per shared event and dyad-day).
+    """
     import pandas as pd
     import xarray as xr
 
@@ -51,7 +63,7 @@ def read_study(path: Path, mapping: Path | None = None):
     if mapping is not None:
         from asem_bayes.data import load_diary
 
-        return load_diary(path, mapping=mapping)
+        return load_diary(path, mapping=mapping, shared_events=shared_events)
     if path.suffix == ".nc":
         return xr.open_dataset(path, engine="h5netcdf").load()
     if path.suffix in (".csv", ".parquet"):
@@ -59,8 +71,8 @@ def read_study(path: Path, mapping: Path | None = None):
             from asem_bayes.data import load_diary
         except ImportError:  # pragma: no cover - data module is part of the package
             df = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
-            return ab.from_long(df)
-        return load_diary(path)
+            return ab.from_long(df, shared_events=shared_events or "error")
+        return load_diary(path, shared_events=shared_events)
     raise ValueError(f"unknown study format {path.suffix!r}: use .nc, .csv or .parquet (or --mapping)")
 
 
@@ -68,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from asem_bayes.diagnostics import report
     from asem_bayes.model import fit
 
-    study = read_study(args.data, args.mapping)
+    study = read_study(args.data, args.mapping, args.shared_events)
     notes = study.attrs.get("load_report")
     if notes:
         print(notes)
