@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from asem_bayes import dims as D
-from asem_bayes.simulate import wave_positions
+from asem_bayes.simulate import SHARED_EVENT_POLICIES, SharedEventPolicy, combine_partner_reports, wave_positions
 
 __all__ = ["DataError", "ModelInputs", "prepare_inputs", "MISSING_EVENT_POLICIES"]
 
@@ -82,11 +82,43 @@ def _check_var(ds: xr.Dataset, name: str, expected: tuple[str, ...]) -> xr.DataA
     return x
 
 
+def _event_values(data: xr.Dataset, name: str, joint: bool, shared_events: SharedEventPolicy) -> np.ndarray:
+    """One event's checked values, ``(dyad, person, day)`` with NaN where not reported.
+
+    A shared event reported by each partner becomes the couple's one value per dyad-day by the
+    policy ``shared_events``, the same one :func:`asem_bayes.simulate.from_long` applies.
+    """
+    expected = D.DYAD_DAY_DIMS if D.PERSON not in data[name].dims else D.PERSON_DAY_DIMS
+    if name in D.PERSON_EVENTS:
+        expected = D.PERSON_DAY_DIMS
+    x = _check_var(data, name, expected).values
+    if x.ndim == 3 and name in D.DYAD_EVENTS:
+        try:
+            x = combine_partner_reports(x, shared_events, name=name, dyads=data[D.DYAD].values, days=data[D.DAY].values)
+        except ValueError as err:
+            raise DataError(str(err)) from None
+    if x.ndim == 2:
+        x = np.repeat(x[:, None, :], 2, axis=1)
+    finite = x[~np.isnan(x)]
+    if finite.size and (finite.min() < 0 or finite.max() > 1):
+        bad = ~np.isnan(x) & ((x < 0) | (x > 1))
+        raise DataError(
+            f"event {name!r} must lie in [0, 1]; found {x[bad][0]!r} at {_where(bad, D.PERSON_DAY_DIMS, data)}"
+        )
+    if joint and finite.size and not np.isin(finite, (0.0, 1.0)).all():
+        bad = ~np.isnan(x) & ~np.isin(x, (0.0, 1.0))
+        raise DataError(
+            f"joint mode scores events as 0/1; {name!r} has {x[bad][0]!r} at {_where(bad, D.PERSON_DAY_DIMS, data)}"
+        )
+    return x
+
+
 def prepare_inputs(
     data: xr.Dataset,
     *,
     joint: bool = False,
     missing_events: str = "error",
+    shared_events: SharedEventPolicy = "error",
 ) -> ModelInputs:
     """Validate a study and build the model's arrays.
 
@@ -99,6 +131,12 @@ def prepare_inputs(
     missing_events : {"error", "absent", "person_rate"}
         Missing event reports (e.g. on missed days): raise (default), treat the event as not
         having happened, or use the person's observed rate of that event as an intensity.
+    shared_events : {"error", "first", "either", "both", "mean"}
+        A shared event (``threat``, ``dependence``) given with a ``person`` dim holds each
+        partner's report; where both reported it and they differ, this policy makes the couple's
+        one value (see :func:`asem_bayes.simulate.combine_partner_reports`). That value drives
+        both partners' dynamics and, in the joint mode, is scored once per dyad-day (in person
+        0's cell).
 
     Raises
     ------
@@ -109,6 +147,8 @@ def prepare_inputs(
         raise DataError(f"expected an xarray.Dataset study, got {type(data).__name__}; see asem_bayes.from_long")
     if missing_events not in MISSING_EVENT_POLICIES:
         raise DataError(f"missing_events must be one of {MISSING_EVENT_POLICIES}, got {missing_events!r}")
+    if shared_events not in SHARED_EVENT_POLICIES:
+        raise DataError(f"shared_events must be one of {SHARED_EVENT_POLICIES}, got {shared_events!r}")
     for d in (D.DYAD, D.PERSON, D.DAY):
         if d not in data.dims:
             raise DataError(f"study lacks the dim {d!r} (dims: {tuple(data.dims)})")
@@ -124,28 +164,14 @@ def prepare_inputs(
         raise DataError("study has no 'threat' variable: the insecurity-triggering situations are required")
     notes: list[str] = []
     events: dict[str, np.ndarray] = {}
+    reported: dict[str, np.ndarray] = {}  # (dyad, person, day): which values the data hold
     for name in D.EVENTS:
         if name not in data:
             notes.append(f"no {name!r} events in the data: the model treats them as never happening")
             events[name] = np.zeros((n_days, n_dyads, 2))
             continue
-        expected = D.DYAD_DAY_DIMS if D.PERSON not in data[name].dims else D.PERSON_DAY_DIMS
-        if name in D.PERSON_EVENTS:
-            expected = D.PERSON_DAY_DIMS
-        x = _check_var(data, name, expected).values
-        if x.ndim == 2:
-            x = np.repeat(x[:, None, :], 2, axis=1)
-        finite = x[~np.isnan(x)]
-        if finite.size and (finite.min() < 0 or finite.max() > 1):
-            bad = ~np.isnan(x) & ((x < 0) | (x > 1))
-            raise DataError(
-                f"event {name!r} must lie in [0, 1]; found {x[bad][0]!r} at {_where(bad, D.PERSON_DAY_DIMS, data)}"
-            )
-        if joint and finite.size and not np.isin(finite, (0.0, 1.0)).all():
-            bad = ~np.isnan(x) & ~np.isin(x, (0.0, 1.0))
-            raise DataError(
-                f"joint mode scores events as 0/1; {name!r} has {x[bad][0]!r} at {_where(bad, D.PERSON_DAY_DIMS, data)}"
-            )
+        x = _event_values(data, name, joint, shared_events)
+        reported[name] = ~np.isnan(x)
         nan = np.isnan(x)
         if nan.any():
             if missing_events == "error":
@@ -203,10 +229,7 @@ def prepare_inputs(
     if joint:
         ev_pd = {k: v.transpose(1, 2, 0) for k, v in events.items()}  # (dyad, person, day)
         for name in present_events:
-            raw = data[name]
-            if D.PERSON not in raw.dims:
-                raw = raw.expand_dims({D.PERSON: 2}, axis=1)
-            observed = ~np.isnan(raw.transpose(D.DYAD, D.PERSON, D.DAY).values)
+            observed = reported[name].copy()
             if name in ("safe", "soft"):
                 observed &= ev_pd["threat"] > 0.5  # buffering is scored only on threat days
             if name in D.DYAD_EVENTS:

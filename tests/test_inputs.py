@@ -1,0 +1,63 @@
+"""prepare_inputs on hand-built studies: shared events, imputation, couples' diary spans."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from asem_bayes import dims as D  # noqa: N812 - the package's convention
+from asem_bayes.inputs import DataError, prepare_inputs
+
+
+def study(n_dyads: int = 2, n_days: int = 4, **events: np.ndarray) -> xr.Dataset:
+    """A study with one state-anxiety rating on every person-day and the given events (arrays of
+    dims (dyad, day) or (dyad, person, day), chosen by their number of axes)."""
+    coords = {D.DYAD: np.arange(n_dyads), D.PERSON: np.arange(2), D.DAY: np.arange(n_days)}
+    data = {"state_anxiety": (D.PERSON_DAY_DIMS, np.full((n_dyads, 2, n_days), 3.0))}
+    for name, x in events.items():
+        x = np.asarray(x, dtype=float)
+        data[name] = (D.DYAD_DAY_DIMS if x.ndim == 2 else D.PERSON_DAY_DIMS, x)
+    return xr.Dataset(data, coords=coords)
+
+
+def cells(n_days: int, dyad: int, person: int, days) -> np.ndarray:
+    """Flat indices of (dyad, person, day) cells, as ModelInputs.obs holds them."""
+    return (dyad * 2 + person) * n_days + np.asarray(days)
+
+
+# --------------------------------------------------------------------------------------------
+# shared events reported by each partner
+
+
+def test_a_shared_event_reported_by_one_partner_drives_both_and_is_scored_once():
+    threat = np.zeros((2, 2, 4))
+    threat[0, 0, 0] = np.nan  # person 0 of couple 0 missed day 0; person 1 reported a threat
+    threat[0, 1, 0] = 1.0
+    threat[1, :, 2] = 1.0  # both partners of couple 1 report the threat of day 2
+    inp = prepare_inputs(study(threat=threat), joint=True)
+    ev = inp.events["threat"]  # (day, dyad, person)
+    np.testing.assert_array_equal(ev[:, 0, 0], ev[:, 0, 1])
+    np.testing.assert_array_equal(ev[:, 0, 0], [1, 0, 0, 0])
+    np.testing.assert_array_equal(ev[:, 1, 0], ev[:, 1, 1])
+    idx, y = inp.obs["event_threat"]
+    # one outcome per dyad-day, in person 0's cell: 2 dyads x 4 days, not 15 person reports
+    np.testing.assert_array_equal(idx, np.concatenate([cells(4, 0, 0, range(4)), cells(4, 1, 0, range(4))]))
+    np.testing.assert_array_equal(y, [1, 0, 0, 0, 0, 0, 1, 0])
+
+
+def test_partners_who_disagree_about_a_shared_event_need_a_policy():
+    dep = np.zeros((2, 2, 4))
+    dep[1, 0, 3], dep[1, 1, 3] = 1.0, 0.0
+    dep[0, 0, 1], dep[0, 1, 1] = 0.0, 1.0
+    ds = study(threat=np.zeros((2, 4)), dependence=dep)
+    with pytest.raises(DataError, match=r"'dependence' differ on 2 dyad-day\(s\): dyad 0, day 1 \(0 vs 1\)"):
+        prepare_inputs(ds, joint=True)
+    for policy, value in (("first", [0, 1]), ("either", [1, 1]), ("both", [0, 0])):
+        inp = prepare_inputs(ds, joint=True, shared_events=policy)
+        ev = inp.events["dependence"]
+        np.testing.assert_array_equal(ev[:, :, 0], ev[:, :, 1])  # one value for both partners
+        np.testing.assert_array_equal([ev[1, 0, 0], ev[3, 1, 0]], value, err_msg=policy)
+        idx, y = inp.obs["event_dependence"]
+        assert len(idx) == 2 * 4 and set(idx % 8 // 4) == {0}  # once per dyad-day, person 0's cell
+        np.testing.assert_array_equal([y[1], y[4 + 3]], value, err_msg=policy)
