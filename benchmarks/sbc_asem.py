@@ -1,7 +1,7 @@
 """SBC of the ``asem`` variant (issue 4): ranks of every population parameter and test quantity.
 
 Full size (the issue's figure): 200 simulations of 50 dyads x 28 days, conditional mode with
-exogenous events (MODEL.md section 8), compiled once per worker::
+exogenous events (docs/model.md section 9), compiled once per worker::
 
     .venv/bin/python benchmarks/sbc_asem.py --sims 200 --dyads 50 --days 28 --workers 2
 
@@ -125,7 +125,7 @@ def timed_run(out: Path, fit: Callable[[], Any]) -> tuple[Any, list[dict]] | Non
     return res, log_invocation(out, time.perf_counter() - t0, res.fitted_now, code, load.stop())
 
 
-def score_table(out: Path) -> pd.DataFrame:
+def score_table(out: Path, variant: str = "asem", mode: str | None = None) -> pd.DataFrame:
     """Score check (:func:`asem_bayes.checks.score_check`) of every stored simulation at its truth.
 
     Every dyad's score has mean zero at the truth, so the scores of all dyads of all simulations
@@ -142,7 +142,7 @@ def score_table(out: Path) -> pd.DataFrame:
     for f in sorted((out / "fits").glob("*.nc")):
         with xr.open_datatree(f) as dt:
             study = xr.merge([dt["data"].to_dataset(), dt["truth"].to_dataset()])
-            res = score_check(study.load(), "asem")
+            res = score_check(study.load(), variant, mode=mode)
         n = res.attrs["n_dyads"]
         ok = res[res["in_likelihood"]]
         for p in ok.index:
@@ -161,6 +161,9 @@ def score_table(out: Path) -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--variant", default="asem", help="registered variant to calibrate")
+    ap.add_argument("--mode", choices=("conditional", "joint"), default=None,
+                    help="model mode (default: the variant's default mode)")
     ap.add_argument("--sims", type=int, default=FULL["sims"])
     ap.add_argument("--dyads", type=int, default=FULL["dyads"])
     ap.add_argument("--days", type=int, default=FULL["days"])
@@ -188,9 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     matplotlib.use("Agg")
     from asem_bayes.sbc import AsemGenerator, NutpieBackend, run_sbc
 
-    gen = AsemGenerator("asem", args.dyads, args.days)
-    backend = NutpieBackend("asem", draws=args.draws, tune=args.tune, chains=args.chains, thin=args.thin,
-                            target_accept=args.target_accept, cores=args.cores)
+    gen = AsemGenerator(args.variant, args.dyads, args.days, mode=args.mode)
+    backend = NutpieBackend(args.variant, mode=args.mode, draws=args.draws, tune=args.tune, chains=args.chains,
+                            thin=args.thin, target_accept=args.target_accept, cores=args.cores)
     done = timed_run(args.out, lambda: run_sbc(gen, backend, args.sims, args.out, seed=args.seed,
                                                workers=args.workers, scheduler=args.scheduler))
     if done is None:
@@ -203,7 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     size = f"{args.sims} simulations, {args.dyads} dyads x {args.days} days"
     reduced = (args.sims, args.dyads, args.days) != (FULL["sims"], FULL["dyads"], FULL["days"])
     # Figures are named after the report, so two reports of one size do not overwrite each other's.
-    tag = args.tag or (args.report.stem if args.report != REPORT else f"sbc_asem_{args.sims}x{args.dyads}x{args.days}")
+    tag = args.tag or (
+        args.report.stem if args.report != REPORT else f"sbc_{args.variant}_{args.sims}x{args.dyads}x{args.days}"
+    )
     args.figures.mkdir(parents=True, exist_ok=True)
     # Same fits, each ranked on at most as many draws as its smallest ESS (no refitting).
     from asem_bayes.sbc import load_sbc
@@ -240,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         return f"{float(p.where(first).mean()):.3f} / {float(p.where(~first).mean()):.3f}"
 
     lines = [
-        "# SBC of `asem` (conditional mode)",
+        f"# SBC of `{args.variant}` ({gen.mode} mode)",
         "",
         ("**REDUCED SIZE** - " if reduced else "") + f"what ran: **{size}**, sampler nutpie, {args.chains} chains x "
         f"{args.draws} draws after {args.tune} warm-up (target acceptance {args.target_accept}), "
@@ -250,9 +255,14 @@ def main(argv: list[str] | None = None) -> int:
         f"--days {FULL['days']} --workers 2` (resumable); this report's command: "
         f"`.venv/bin/python benchmarks/sbc_asem.py {' '.join(argv if argv is not None else sys.argv[1:])}`.",
         "",
-        "Events are simulated at fixed exogenous rates (`asem_bayes.sbc.DEFAULT_EXOGENOUS_EVENTS`), so the "
-        "conditional model, which conditions on them, is calibrated exactly (MODEL.md section 8). Event-model "
-        "parameters do not enter the conditional likelihood and are not ranked.",
+        (
+            "Events are simulated at fixed exogenous rates (`asem_bayes.sbc.DEFAULT_EXOGENOUS_EVENTS`), so the "
+            "conditional model, which conditions on them, is calibrated exactly (docs/model.md section 9). "
+            "Event-model parameters do not enter the conditional likelihood and are not ranked."
+            if gen.mode == "conditional"
+            else "Events are simulated by the full event model and scored by the joint model, so every "
+            "parameter, the event model's included, is ranked (docs/model.md section 9)."
+        ),
         "",
         "## Result",
         "",
@@ -316,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     uni_show.index.name = "quantity"
     from scipy.stats import norm
 
-    scores = score_table(args.out)
+    scores = score_table(args.out, args.variant, gen.mode)
     worst = scores["z"].abs().idxmax()
     p_max = 1 - (1 - 2 * norm.sf(abs(scores.loc[worst, "z"]))) ** len(scores)
     lines += [

@@ -278,7 +278,7 @@ def test_from_long_fills_absent_person_days():
         ({"variant": "asme"}, UnknownVariantError, "unknown variant 'asme'"),
         ({"params": {"rhoo": 0.2}}, SchemaError, r"no parameter\(s\) \['rhoo'\]"),
         ({"params": {"rho": 1.5}}, SchemaError, r"rho=1.5 outside its bounds \(0, 1\)"),
-        ({"params": {"psi_pos_s": -3.0}}, SchemaError, "psi_pos_s"),
+        ({"params": {"psi_pos_s": float("nan")}}, SchemaError, "psi_pos_s"),
         ({"params": {"sigma_A": -0.1}}, SchemaError, "sigma_A"),
         ({"params": {"kappa": 0.5}}, SchemaError, "kappa"),  # belongs to buffer_enhances only
         ({"params": {"s0": 1.2}}, SchemaError, "s0 must lie in"),
