@@ -6,6 +6,7 @@ dataset of the same design, so everything that varies between datasets lives her
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from asem_bayes.simulate import SHARED_EVENT_POLICIES, SharedEventPolicy, combin
 __all__ = ["DataError", "ModelInputs", "prepare_inputs", "MISSING_EVENT_POLICIES"]
 
 MISSING_EVENT_POLICIES = ("error", "absent", "person_rate")
+BUFFERING = ("safe", "soft")  # the partner's answers to a threat: 0 on days without one
 
 
 class DataError(ValueError):
@@ -113,6 +115,57 @@ def _event_values(data: xr.Dataset, name: str, joint: bool, shared_events: Share
     return x
 
 
+def _rate(x: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+    """Each person's mean reported value (over the days ``where`` holds), 0 if there is none."""
+    if where is not None:
+        x = np.where(where, x, np.nan)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a person without reports has no rate
+        rate = np.nanmean(x, axis=-1, keepdims=True)
+    return np.nan_to_num(rate, nan=0.0)
+
+
+def _person_rate_fill(name: str, x: np.ndarray, threat: np.ndarray, threat_filled: np.ndarray | None) -> np.ndarray:
+    """Expected values of ``x`` (dyad, person, day) on its missing days, given the day's threat.
+
+    ``threat`` is the reported threat (dyad, person, day; NaN where missing), ``threat_filled``
+    the dynamics' threat after its own fill (day, dyad, person).
+
+    Buffering (``safe``, ``soft``) only happens on threat days: on a day with a reported threat
+    of 0 it is 0; on a reported threat day it is the person's rate among reported threat days;
+    where the threat is missing too it is ``P(threat) * P(buffering | threat)``, with
+    ``P(threat)`` the threat's own imputed value (the couple's threat rate).
+    """
+    if name not in BUFFERING:
+        return np.broadcast_to(_rate(x), x.shape)
+    on_threat = threat > 0  # False where the threat is missing
+    given_threat = _rate(x, on_threat)
+    expected = threat_filled.transpose(1, 2, 0) * given_threat
+    return np.where(np.isnan(threat), expected, np.where(on_threat, given_threat, 0.0))
+
+
+def _fill_missing(
+    data: xr.Dataset,
+    name: str,
+    x: np.ndarray,
+    policy: str,
+    threat: np.ndarray,
+    threat_filled: np.ndarray | None,
+) -> tuple[np.ndarray, str | None]:
+    """``x`` (dyad, person, day) with its missing values filled by ``policy``, and a note."""
+    nan = np.isnan(x)
+    if not nan.any():
+        return x, None
+    if policy == "error":
+        raise DataError(
+            f"event {name!r} is missing on {int(nan.sum())} person-day(s), first at "
+            f"{_where(nan, D.PERSON_DAY_DIMS, data)}; choose missing_events='absent' or 'person_rate'"
+        )
+    fill = np.zeros_like(x) if policy == "absent" else _person_rate_fill(name, x, threat, threat_filled)
+    how = " (buffering: given the day's threat)" if name in BUFFERING and policy == "person_rate" else ""
+    return np.where(nan, fill, x), f"{int(nan.sum())} missing {name!r} report(s) filled by policy {policy!r}{how}"
+
+
 def prepare_inputs(
     data: xr.Dataset,
     *,
@@ -131,6 +184,9 @@ def prepare_inputs(
     missing_events : {"error", "absent", "person_rate"}
         Missing event reports (e.g. on missed days): raise (default), treat the event as not
         having happened, or use the person's observed rate of that event as an intensity.
+        Buffering (``safe``, ``soft``) is imputed given the day's threat: 0 without a threat, the
+        person's rate among threat days with one, ``P(threat) * P(buffering | threat)`` where
+        the threat is missing too.
     shared_events : {"error", "first", "either", "both", "mean"}
         A shared event (``threat``, ``dependence``) given with a ``person`` dim holds each
         partner's report; where both reported it and they differ, this policy makes the couple's
@@ -164,29 +220,17 @@ def prepare_inputs(
         raise DataError("study has no 'threat' variable: the insecurity-triggering situations are required")
     notes: list[str] = []
     events: dict[str, np.ndarray] = {}
-    reported: dict[str, np.ndarray] = {}  # (dyad, person, day): which values the data hold
+    reported: dict[str, np.ndarray] = {}  # (dyad, person, day) as reported, NaN where missing
     for name in D.EVENTS:
         if name not in data:
             notes.append(f"no {name!r} events in the data: the model treats them as never happening")
             events[name] = np.zeros((n_days, n_dyads, 2))
             continue
         x = _event_values(data, name, joint, shared_events)
-        reported[name] = ~np.isnan(x)
-        nan = np.isnan(x)
-        if nan.any():
-            if missing_events == "error":
-                raise DataError(
-                    f"event {name!r} is missing on {int(nan.sum())} person-day(s), first at "
-                    f"{_where(nan, D.PERSON_DAY_DIMS, data)}; choose missing_events='absent' or 'person_rate'"
-                )
-            if missing_events == "absent":
-                fill = np.zeros_like(x)
-            else:
-                with np.errstate(invalid="ignore"):
-                    rate = np.nanmean(x, axis=-1, keepdims=True)
-                fill = np.broadcast_to(np.nan_to_num(rate, nan=0.0), x.shape)
-            notes.append(f"{int(nan.sum())} missing {name!r} report(s) filled by policy {missing_events!r}")
-            x = np.where(nan, fill, x)
+        reported[name] = x
+        x, note = _fill_missing(data, name, x, missing_events, reported["threat"], events.get("threat"))
+        if note:
+            notes.append(note)
         events[name] = np.ascontiguousarray(x.transpose(2, 0, 1))
 
     obs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -229,9 +273,9 @@ def prepare_inputs(
     if joint:
         ev_pd = {k: v.transpose(1, 2, 0) for k, v in events.items()}  # (dyad, person, day)
         for name in present_events:
-            observed = reported[name].copy()
-            if name in ("safe", "soft"):
-                observed &= ev_pd["threat"] > 0.5  # buffering is scored only on threat days
+            observed = ~np.isnan(reported[name])
+            if name in BUFFERING:
+                observed &= reported["threat"] == 1  # buffering is scored only on reported threat days
             if name in D.DYAD_EVENTS:
                 observed[:, 1, :] = False  # a shared event is scored once per dyad-day
             flat = np.flatnonzero(observed.reshape(-1))

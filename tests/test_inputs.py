@@ -61,3 +61,36 @@ def test_partners_who_disagree_about_a_shared_event_need_a_policy():
         idx, y = inp.obs["event_dependence"]
         assert len(idx) == 2 * 4 and set(idx % 8 // 4) == {0}  # once per dyad-day, person 0's cell
         np.testing.assert_array_equal([y[1], y[4 + 3]], value, err_msg=policy)
+
+
+# --------------------------------------------------------------------------------------------
+# imputing missing events at the person's rate
+
+
+def buffering_study() -> xr.Dataset:
+    """One couple, 8 days; person 0 received safe buffering on 2 of 3 reported threat days."""
+    nan = np.nan
+    threat = np.array([[1, 1, 1, 1, 0, 0, nan, 0]])
+    safe = np.zeros((1, 2, 8))
+    safe[0, 0] = [1, 0, nan, 1, 0, 0, nan, nan]
+    return study(1, 8, threat=threat, safe=safe, soft=np.zeros((1, 2, 8)))
+
+
+def test_person_rate_imputes_buffering_conditional_on_the_threat():
+    inp = prepare_inputs(buffering_study(), missing_events="person_rate")
+    p_threat = 4 / 7  # the couple's threat rate over its 7 reported days
+    np.testing.assert_allclose(inp.events["threat"][6, 0], [p_threat, p_threat])
+    safe = inp.events["safe"][:, 0, 0]
+    np.testing.assert_allclose(safe[[0, 1, 3, 4, 5]], [1, 0, 1, 0, 0])  # reported: kept
+    np.testing.assert_allclose(safe[2], 2 / 3)  # a reported threat: the rate among threat days
+    np.testing.assert_allclose(safe[7], 0.0)  # no threat, no buffering
+    np.testing.assert_allclose(safe[6], p_threat * 2 / 3)  # threat missing too: P(threat) P(safe | threat)
+
+
+def test_buffering_is_scored_only_on_reported_threat_days():
+    ds = buffering_study()
+    ds["safe"][0, 0, 6] = 1.0  # reported, but the threat of that day is missing
+    inp = prepare_inputs(ds, joint=True, missing_events="person_rate")
+    idx, _ = inp.obs["event_safe"]
+    assert inp.events["threat"][6, 0, 0] > 0.5  # an imputed threat is not a reported one
+    np.testing.assert_array_equal(idx, cells(8, 0, 0, [0, 1, 3]).tolist() + cells(8, 0, 1, [0, 1, 2, 3]).tolist())
