@@ -17,7 +17,7 @@ PERSON_DAY_DIMS: tuple[str, str, str] = (DYAD, PERSON, DAY)
 DYAD_DAY_DIMS: tuple[str, str] = (DYAD, DAY)
 PERSON_WAVE_DIMS: tuple[str, str, str] = (DYAD, PERSON, WAVE)
 
-# Events of MODEL.md section 2/5. ``threat`` and ``dependence`` are shared by both partners
+# Events of docs/model.md sections 2 and 5. ``threat`` and ``dependence`` are shared by both partners
 # (dyad-day); the others are received by a person (person-day).
 DYAD_EVENTS: tuple[str, ...] = ("threat", "dependence")
 PERSON_EVENTS: tuple[str, ...] = ("safe", "soft", "confidence")
@@ -29,7 +29,7 @@ RATINGS: tuple[str, ...] = DAILY_RATINGS + TRAITS
 
 LATENT: tuple[str, ...] = ("self_model", "others_model", "fatigue")
 
-# Columns of the long person-day table (MODEL.md section 2).
+# Columns of the long person-day table (docs/model.md section 12).
 LONG_INDEX: tuple[str, str, str] = (DYAD, PERSON, DAY)
 LONG_COLUMNS: tuple[str, ...] = LONG_INDEX + EVENTS + DAILY_RATINGS + TRAITS
 

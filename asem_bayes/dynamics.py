@@ -83,7 +83,7 @@ def _logistic(xp: Any, x: Any) -> Any:
 
 
 class EventProbs(NamedTuple):
-    """Event probabilities of MODEL.md section 5, shapes ``(...)`` for dyad events and
+    """Event probabilities of docs/model.md section 5, shapes ``(...)`` for dyad events and
     ``(..., 2)`` for events received by a person (safe/soft are conditional on a threat)."""
 
     threat: Any
@@ -123,7 +123,7 @@ def reference_states(xp: Any, p: Mapping[str, Any]) -> tuple[Any, Any]:
 
 
 def rating_means(xp: Any, s: Any, o: Any, ev: Events, p: Mapping[str, Any]) -> tuple[Any, Any]:
-    """Expected daily state anxiety and state avoidance (MODEL.md section 4, centred)."""
+    """Expected daily state anxiety and state avoidance (docs/model.md section 4, centred)."""
     s_ref, o_ref = reference_states(xp, p)
     anxiety = p["c_A"] - p["k_A"] * (s - s_ref) + ev.threat * (p["tau_A"] - p["b_safe"] * ev.safe)
     avoidance = (

@@ -72,7 +72,7 @@ def build_model(
         Registered variant name.
     mode : {"conditional", "joint"} or None
         Condition on the observed events (fast) or also score them with the event model of
-        MODEL.md section 5. Default: the variant's :func:`default_mode`.
+        docs/model.md section 5. Default: the variant's :func:`default_mode`.
     missing_events : str
         Policy for missing event reports (see :func:`asem_bayes.inputs.prepare_inputs`).
     trajectories : bool

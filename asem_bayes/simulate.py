@@ -57,7 +57,7 @@ class Design:
     exogenous_events : mapping or None
         Fixed daily rates for ``threat``, ``safe``, ``soft`` (given a threat), ``confidence`` and
         ``dependence`` that replace the state-dependent event model. SBC of the conditional mode
-        needs this (MODEL.md section 8).
+        needs this (docs/model.md section 9).
     """
 
     wave_days: tuple[int, ...] | None = None
@@ -374,7 +374,7 @@ def true_params(ds: xr.Dataset) -> dict[str, np.ndarray | float]:
 
 
 def to_long(ds: xr.Dataset) -> pd.DataFrame:
-    """The long person-day table of MODEL.md section 2 (one row per person-day).
+    """The long person-day table of docs/model.md section 12 (one row per person-day).
 
     Dyad-day events are repeated on both partners' rows; trait scores sit on the wave day's row
     and are missing elsewhere. Rows of days a person missed stay in the table with missing values.

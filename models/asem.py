@@ -1,4 +1,4 @@
-"""``asem``: the Attachment Security Enhancement Model as specified (MODEL.md section 3)."""
+"""``asem``: the Attachment Security Enhancement Model as specified (docs/model.md section 3)."""
 
 from asem_bayes.schema import Variant
 from models._common import ASEM_DYNAMICS, assemble, bias_rates, targeted_evidence

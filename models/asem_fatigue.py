@@ -1,6 +1,6 @@
 """``asem_fatigue``: as ``asem``; partners tire of buffering, so their buffering wanes with load.
 
-Fatigue acts in the event model (MODEL.md section 5): it is only identified when the events are
+Fatigue acts in the event model (docs/model.md section 5): it is only identified when the events are
 scored (``mode="joint"``).
 """
 

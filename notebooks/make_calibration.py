@@ -31,7 +31,7 @@ This notebook
 2. then runs SBC of the `asem` variant in its **conditional** mode and reads the three SBC plots:
    ECDF difference with simultaneous bands, rank histograms, z-score versus contraction.
 
-**Which SBC checks which mode** (MODEL.md section 8). The conditional mode conditions on the
+**Which SBC checks which mode** (docs/model.md section 9). The conditional mode conditions on the
 observed events and ignores how they arose. In the simulator, events depend on the working
 models, hence on the parameters, so SBC of the conditional mode with the full simulator would
 flag a miscalibration that is real but intended. `AsemGenerator(mode="conditional")` therefore

@@ -143,7 +143,7 @@ units out (K-fold, below).""",
         """Expect many persons with high Pareto k when whole persons are left out: a person's own
 parameters (initial working models, learning rates, rating intercepts) are informed almost only
 by that person's data, so the posterior without them is far from the full posterior. The
-reduced-size model-recovery report (`reports/model_recovery.md`) found most persons above the
+reduced-size model-recovery run (`benchmarks/model_recovery.py`) found most persons above the
 threshold even at 20 couples x 21 days. Read the elpd differences as a direction supported by the
 posterior predictive check below, not as exact numbers. For a decision, confirm with exact
 K-fold cross-validation at the person-week, which refits each variant K times through its
@@ -271,7 +271,7 @@ print("self-check passed")""",
         """## Where next
 
 - `asem compare --help` and `asem recover --help`: the same from the command line;
-  `benchmarks/model_recovery.py` writes a report like `reports/model_recovery.md`.
+  `benchmarks/model_recovery.py` writes a report to `reports/`.
 - The calibration notebook checks that a variant's posterior is honest (SBC) before its
   comparisons are read.
 - The real-data notebook compares the variants (and a longitudinal APIM) on diary data.""",

@@ -71,7 +71,7 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 
 SMALL = os.environ.get("ASEM_NOTEBOOK_SMALL", "") not in ("", "0")
 SEED = 20051
-# Leave-out unit of the comparison: half of a person's fortnight (MODEL.md section 6: the person
+# Leave-out unit of the comparison: half of a person's fortnight (docs/model.md section 11: the person
 # or the person-week, not the single day). Section 5 also shows whole couples.
 UNIT = "person-week"
 if SMALL:

@@ -1,6 +1,6 @@
 """``asem simulate``: simulate a dyadic diary study and write it to disk.
 
-``.csv`` and ``.parquet`` get the long person-day table (MODEL.md section 2: the observed data
+``.csv`` and ``.parquet`` get the long person-day table (docs/model.md section 12: the observed data
 only); ``.nc`` gets the full Dataset (observed data, latent trajectories, true events and true
 parameters) as netCDF via h5netcdf.
 """
