@@ -43,7 +43,7 @@ import pandera.pandas as pa
 import xarray as xr
 
 from asem_bayes import dims as D  # noqa: N812 - the package's convention
-from asem_bayes.inputs import DataError
+from asem_bayes.inputs import DataError, diary_days
 from asem_bayes.simulate import (
     SHARED_EVENT_MEANINGS,
     SHARED_EVENT_POLICIES,
@@ -855,6 +855,23 @@ def _apply(spec: ColumnSpec, x: np.ndarray) -> np.ndarray:
     return x
 
 
+def _note_short_diaries(ds: xr.Dataset, report: LoadReport) -> None:
+    """Note the couples whose reports start after the study's first day or end before its last."""
+    inside = diary_days(ds)
+    short = inside[D.DYAD].values[~inside.values.all(axis=1)]
+    if not len(short):
+        return
+    spans = []
+    for d in short[:5]:
+        days = inside[D.DAY].values[inside.sel({D.DYAD: d}).values]
+        spans.append(f"{_py(d)!r}: days {days[0]}..{days[-1]}" if len(days) else f"{_py(d)!r}: no report")
+    report.notes.append(
+        f"{len(short)} dyad(s) report on fewer days than the study spans ({'; '.join(spans)}"
+        f"{'; ...' if len(short) > 5 else ''}); the model gives their days outside that span no events "
+        "and scores nothing there"
+    )
+
+
 def load_diary(
     source: str | Path | pd.DataFrame,
     mapping: DiaryMapping | Mapping[str, Any] | str | Path | None = None,
@@ -1274,6 +1291,7 @@ def load_diary(
     for key in m.columns:
         x = ds[key].values
         report.missing[key] = (int(np.isnan(x).sum()), int(x.size))
+    _note_short_diaries(ds, report)
     ds.attrs.update(
         source=table.source,
         layout=lay,

@@ -16,7 +16,7 @@ import xarray as xr
 from asem_bayes import dims as D
 from asem_bayes.simulate import SHARED_EVENT_POLICIES, SharedEventPolicy, combine_partner_reports, wave_positions
 
-__all__ = ["DataError", "ModelInputs", "prepare_inputs", "MISSING_EVENT_POLICIES"]
+__all__ = ["DataError", "ModelInputs", "prepare_inputs", "diary_days", "MISSING_EVENT_POLICIES"]
 
 MISSING_EVENT_POLICIES = ("error", "absent", "person_rate")
 BUFFERING = ("safe", "soft")  # the partner's answers to a threat: 0 on days without one
@@ -33,6 +33,9 @@ class ModelInputs:
     ``events`` are time-major ``(day, dyad, person)`` arrays that drive the dynamics.
     ``obs`` maps each observed quantity to ``(flat_index, values)``: indices into the
     ``(dyad, person, day)`` grid flattened in C order (traits index their wave day).
+    ``in_diary`` is ``(dyad, day)``: the days from each couple's first to its last report
+    (:func:`diary_days`); the events of the other days are 0, so they leave the working models
+    where they are, and nothing is scored there.
     """
 
     n_dyads: int
@@ -45,6 +48,7 @@ class ModelInputs:
     coords: dict[str, np.ndarray]
     wave_pos: np.ndarray
     notes: list[str] = field(default_factory=list)
+    in_diary: np.ndarray | None = None
 
     @property
     def design_key(self) -> tuple[Any, ...]:
@@ -67,7 +71,48 @@ class ModelInputs:
 
 def _where(mask: np.ndarray, dims: tuple[str, ...], ds: xr.Dataset) -> str:
     pos = np.argwhere(mask)[0]
-    return ", ".join(f"{d}={ds[d].values[i].item()!r}" for d, i in zip(dims, pos, strict=True))
+    return ", ".join(f"{d}={_plain(ds[d].values[i])!r}" for d, i in zip(dims, pos, strict=True))
+
+
+def _plain(x: Any) -> Any:
+    """A label as plain Python (labels of an object array, e.g. strings, already are)."""
+    return x.item() if isinstance(x, np.generic) else x
+
+
+def diary_days(data: xr.Dataset) -> xr.DataArray:
+    """The days of each couple's diary: from its first to its last report.
+
+    A report is any event, daily rating or trait score of either partner. Studies are padded to
+    the longest diary (a couple that stopped early, or started late, has all-missing days
+    there); those days are not part of the couple's diary. A couple without any report has none.
+
+    Parameters
+    ----------
+    data : xarray.Dataset
+        A study (dims ``dyad``, ``person``, ``day``, optionally ``wave``).
+
+    Returns
+    -------
+    xarray.DataArray
+        Boolean, dims ``(dyad, day)``.
+    """
+    reports = np.zeros((data.sizes[D.DYAD], data.sizes[D.DAY]), bool)
+    for name in D.EVENTS + D.DAILY_RATINGS:
+        # a variable on other dims is reported by prepare_inputs' own checks
+        if name in data and set(data[name].dims) in (set(D.DYAD_DAY_DIMS), set(D.PERSON_DAY_DIMS)):
+            x = data[name]
+            seen = x.notnull().any(D.PERSON) if D.PERSON in x.dims else x.notnull()
+            reports |= seen.transpose(D.DYAD, D.DAY).values
+    wave_pos = wave_positions(data)
+    for name in D.TRAITS:
+        if name in data and set(data[name].dims) == set(D.PERSON_WAVE_DIMS):
+            seen = data[name].notnull().any(D.PERSON).transpose(D.DYAD, D.WAVE).values
+            for w, t in enumerate(wave_pos):
+                if t >= 0:
+                    reports[:, t] |= seen[:, w]
+    # between the first and the last report: reported on or before, and on or after
+    inside = np.logical_or.accumulate(reports, axis=1) & np.logical_or.accumulate(reports[:, ::-1], axis=1)[:, ::-1]
+    return xr.DataArray(inside, dims=D.DYAD_DAY_DIMS, coords={D.DYAD: data[D.DYAD].values, D.DAY: data[D.DAY].values})
 
 
 def _check_var(ds: xr.Dataset, name: str, expected: tuple[str, ...]) -> xr.DataArray:
@@ -151,11 +196,14 @@ def _fill_missing(
     policy: str,
     threat: np.ndarray,
     threat_filled: np.ndarray | None,
+    inside: np.ndarray,
 ) -> tuple[np.ndarray, str | None]:
-    """``x`` (dyad, person, day) with its missing values filled by ``policy``, and a note."""
-    nan = np.isnan(x)
+    """``x`` (dyad, person, day) with its missing values inside the couples' diaries filled by
+    ``policy``, and 0 outside them (no events, so the working models stay put); and a note."""
+    outside = ~inside[:, None, :]
+    nan = np.isnan(x) & ~outside
     if not nan.any():
-        return x, None
+        return np.where(outside, 0.0, x), None
     if policy == "error":
         raise DataError(
             f"event {name!r} is missing on {int(nan.sum())} person-day(s), first at "
@@ -163,7 +211,8 @@ def _fill_missing(
         )
     fill = np.zeros_like(x) if policy == "absent" else _person_rate_fill(name, x, threat, threat_filled)
     how = " (buffering: given the day's threat)" if name in BUFFERING and policy == "person_rate" else ""
-    return np.where(nan, fill, x), f"{int(nan.sum())} missing {name!r} report(s) filled by policy {policy!r}{how}"
+    x = np.where(outside, 0.0, np.where(nan, fill, x))
+    return x, f"{int(nan.sum())} missing {name!r} report(s) filled by policy {policy!r}{how}"
 
 
 def prepare_inputs(
@@ -219,6 +268,13 @@ def prepare_inputs(
     if "threat" not in present_events:
         raise DataError("study has no 'threat' variable: the insecurity-triggering situations are required")
     notes: list[str] = []
+    in_diary = diary_days(data).values
+    short = int((~in_diary.all(axis=1)).sum())
+    if short:
+        notes.append(
+            f"{short} couple(s) report on fewer days than the study spans: their days before the first and "
+            "after the last report carry no events (the working models stay put) and nothing is scored there"
+        )
     events: dict[str, np.ndarray] = {}
     reported: dict[str, np.ndarray] = {}  # (dyad, person, day) as reported, NaN where missing
     for name in D.EVENTS:
@@ -228,7 +284,7 @@ def prepare_inputs(
             continue
         x = _event_values(data, name, joint, shared_events)
         reported[name] = x
-        x, note = _fill_missing(data, name, x, missing_events, reported["threat"], events.get("threat"))
+        x, note = _fill_missing(data, name, x, missing_events, reported["threat"], events.get("threat"), in_diary)
         if note:
             notes.append(note)
         events[name] = np.ascontiguousarray(x.transpose(2, 0, 1))
@@ -293,4 +349,5 @@ def prepare_inputs(
         coords=coords,
         wave_pos=wave_pos,
         notes=notes,
+        in_diary=in_diary,
     )

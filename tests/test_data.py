@@ -582,3 +582,15 @@ def test_fit_cli_passes_the_shared_event_policy_to_the_loader(tmp_path):
         assert ap.parse_args(["fit", "x.csv", "--out", "o.nc", "--shared-events", policy]).shared_events == policy
     with pytest.raises(SystemExit):
         ap.parse_args(["fit", "x.csv", "--out", "o.nc", "--shared-events", "any"])
+
+
+def test_load_report_names_couples_with_shorter_diaries():
+    df = disagreeing_long()
+    df = df[~((df["dyad"] == "b") & (df["day"] == 2))]  # couple b stops after day 1
+    rep = load_diary(
+        df,
+        {"threat": {"column": "threat", "scale": "binary"}, "state_anxiety": "state_anxiety"},
+        shared_events="first",
+        return_report=True,
+    )[1]
+    assert "1 dyad(s) report on fewer days than the study spans ('b': days 0..1)" in str(rep)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
+import asem_bayes as ab
 from asem_bayes import dims as D  # noqa: N812 - the package's convention
 from asem_bayes.inputs import DataError, prepare_inputs
+from asem_bayes.model import states_numpy
 
 
 def study(n_dyads: int = 2, n_days: int = 4, **events: np.ndarray) -> xr.Dataset:
@@ -94,3 +97,59 @@ def test_buffering_is_scored_only_on_reported_threat_days():
     idx, _ = inp.obs["event_safe"]
     assert inp.events["threat"][6, 0, 0] > 0.5  # an imputed threat is not a reported one
     np.testing.assert_array_equal(idx, cells(8, 0, 0, [0, 1, 3]).tolist() + cells(8, 0, 1, [0, 1, 2, 3]).tolist())
+
+
+# --------------------------------------------------------------------------------------------
+# couples whose diaries are shorter than the study
+
+
+def diary_table(spans: dict[str, tuple[int, int]], seed: int = 0) -> pd.DataFrame:
+    """A long table with rows (every event and a daily rating) only on each couple's own days."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for dyad, (first, last) in spans.items():
+        for day in range(first, last + 1):
+            shared = {e: float(rng.random() < 0.5) for e in D.DYAD_EVENTS}
+            for person in (0, 1):
+                own = {e: float(rng.random() < 0.5) for e in D.PERSON_EVENTS}
+                if shared["threat"] == 0:
+                    own.update(safe=0.0, soft=0.0)
+                rows.append({"dyad": dyad, "person": person, "day": day, **shared, **own, "state_anxiety": 3.0})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("joint", [False, True], ids=["conditional", "joint"])
+@pytest.mark.parametrize("policy", ["error", "absent", "person_rate"])
+def test_days_after_a_couples_last_report_carry_no_events_and_no_scores(policy, joint):
+    ds = ab.from_long(diary_table({"a": (1, 10), "b": (1, 5)}))  # couple b stops at day 5 of 10
+    inp = prepare_inputs(ds, joint=joint, missing_events=policy)
+    np.testing.assert_array_equal(inp.in_diary, [[True] * 10, [True] * 5 + [False] * 5])
+    for name, ev in inp.events.items():
+        np.testing.assert_array_equal(ev[5:, 1], 0.0, err_msg=name)  # (day, dyad, person)
+    padded = cells(10, 1, 0, range(5, 10)).tolist() + cells(10, 1, 1, range(5, 10)).tolist()
+    for key, (idx, _) in inp.obs.items():
+        assert not np.isin(idx, padded).any(), key
+    # no evidence, no change: couple b's working models stay where day 5 left them
+    p = ab.true_params(ab.simulate("asem", 2, 10, seed=1))
+    S, O, _ = states_numpy(ab.get_variant("asem"), p, inp.events)
+    np.testing.assert_array_equal(S[5:, 1], np.broadcast_to(S[5, 1], S[5:, 1].shape))
+    np.testing.assert_array_equal(O[5:, 1], np.broadcast_to(O[5, 1], O[5:, 1].shape))
+
+
+@pytest.mark.parametrize("policy", ["error", "absent", "person_rate"])
+def test_days_before_a_couples_first_report_carry_no_events(policy):
+    ds = ab.from_long(diary_table({"a": (0, 7), "late": (3, 7)}))
+    inp = prepare_inputs(ds, missing_events=policy)
+    np.testing.assert_array_equal(inp.in_diary[1], [False] * 3 + [True] * 5)
+    for name, ev in inp.events.items():
+        np.testing.assert_array_equal(ev[:3, 1], 0.0, err_msg=name)
+    assert any("fewer days than the study" in n for n in inp.notes)
+
+
+def test_a_couples_rate_counts_its_own_diary_days_only():
+    df = diary_table({"a": (0, 7), "late": (3, 7)})
+    me = (df["dyad"] == "late") & (df["person"] == 0)
+    df.loc[me & (df["day"] == 5), "confidence"] = np.nan
+    inp = prepare_inputs(ab.from_long(df), missing_events="person_rate")
+    reported = df.loc[me & (df["day"] != 5), "confidence"]
+    np.testing.assert_allclose(inp.events["confidence"][5, 1, 0], reported.mean())
