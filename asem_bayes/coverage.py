@@ -209,10 +209,10 @@ def uninformed_parameters(
         parameter) to a reason in words, e.g. ``{"e_soft": "needs 'soft' events"}``. Empty when
         every parameter has a path to the data.
     """
-    from asem_bayes.model import _check_mode
+    from asem_bayes.model import check_mode
 
     v = get_variant(variant)
-    mode = _check_mode(v, mode)
+    mode = check_mode(v, mode)
     joint = mode == "joint"
     inp = _inputs(data, joint, missing_events)
     names = _tested_names(v)
@@ -264,10 +264,10 @@ def coverage_report(
 ) -> str:
     """What a fit of ``variant`` can learn from ``data``, in words (uninformed parameters and
     known weak spots)."""
-    from asem_bayes.model import _check_mode
+    from asem_bayes.model import check_mode
 
     v = get_variant(variant)
-    mode = _check_mode(v, mode)
+    mode = check_mode(v, mode)
     inp = _inputs(data, mode == "joint", missing_events)
     un = uninformed_parameters(inp, v, mode)
     lines = [f"variant {v.name!r} ({mode} mode): {len(v.param_names)} population parameters"]

@@ -1,19 +1,18 @@
-"""The ASEM variants' log density in JAX, and many NUTS fits at once (``vmap``) for SBC on an accelerator.
+"""The ASEM variants' log density in JAX, taken from the PyMC graph, and many NUTS fits at once.
 
-:class:`JaxModel` is a hand-written twin of the PyMC model of :func:`asem_bayes.model.build_model`:
-the same priors (from the variant's schema), the same non-centred person parameters, the same
-unconstrained parametrisation as PyMC's value variables (``<name>_log__`` for HalfNormal and
-LogNormal priors, ``<name>_logodds__`` for Beta priors, the identity for Normal priors and the
-standardised ``<name>_z``), Jacobians included, so ``JaxModel.logdensity`` equals the PyMC model's
-``compile_logp(jacobian=True)`` at every point (``tests/test_jax_vmap.py`` checks it). The day loop
-is one :func:`jax.lax.scan` over :func:`asem_bayes.dynamics.step` with ``xp = jax.numpy``, on the
-latents of the working models, differentiated by JAX.
+There is one log density: the PyMC model of :func:`asem_bayes.model.build_model`. :class:`JaxModel`
+compiles that model's graph with PyTensor's JAX backend, in the same sampling coordinates as
+nutpie (the sheared coordinates of :mod:`asem_bayes.coords`) and with the data containers
+(``ev_*``, ``idx_*``, ``y_*``) turned into inputs, so one compiled density serves every dataset of a
+design. The compiled day loop (:class:`asem_bayes.kernels.LatentPath`) has a JAX implementation
+(:func:`asem_bayes.kernels.register_jax`): a :func:`jax.lax.scan` over
+:func:`asem_bayes.dynamics.update`, differentiated by JAX. ``tests/test_jax_vmap.py`` ties its
+density and gradient to the PyMC model's.
 
-The data are an argument of the log density (a dict of dense, fixed-shape arrays, see
-:meth:`JaxModel.data`): missing ratings are masked, not dropped, so datasets of one design stack
-along a leading axis and :func:`sample_many` fits them all at once, ``vmap`` over datasets and
-chains, with blackjax's NUTS and its window adaptation (step size and diagonal mass matrix), jitted
-once per design and batch size.
+:func:`sample_many` fits a stacked batch of datasets at once, ``vmap`` over datasets and chains,
+with blackjax's NUTS and its window adaptation (step size and diagonal mass matrix), jitted once
+per design and batch size. Datasets stack when they observe the same number of cells of each
+kind (e.g. every simulation of an SBC design without missing ratings).
 
 Importing this module imports JAX; call :func:`enable_x64` (or set ``JAX_ENABLE_X64=1``) before
 creating arrays when the double precision of the PyMC model is wanted.
@@ -30,13 +29,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytensor
 import xarray as xr
 
 from asem_bayes import dims as D
-from asem_bayes import dynamics
 from asem_bayes.inputs import DataError, ModelInputs
+from asem_bayes.kernels import register_jax
 from asem_bayes.registry import get_variant
-from asem_bayes.schema import Prior, Variant
 
 __all__ = [
     "JaxModel",
@@ -48,91 +47,43 @@ __all__ = [
     "posterior_datasets",
 ]
 
-_LOG_2PI = math.log(2.0 * math.pi)
-_TRANSFORM = {"Normal": None, "HalfNormal": "log", "LogNormal": "log", "Beta": "logodds"}
-
 
 def enable_x64() -> None:
     """Compute in float64, as the PyMC model does (JAX defaults to float32)."""
     jax.config.update("jax_enable_x64", True)
 
 
+register_jax()  # the compiled day loop of the PyMC graph, in JAX
+
+
 @dataclass(frozen=True)
 class ValueVar:
-    """One unconstrained coordinate block, named as PyMC names its value variable.
+    """One unconstrained coordinate block: a value variable of the PyMC model.
 
     Parameters
     ----------
     name : str
-        PyMC's value-variable name (``k_A_log__``, ``e_safe_logodds__``, ``s0_z``, ``c_A_mu``).
-    param : str
-        The random variable's name (``k_A``, ``e_safe``, ``s0_z``).
-    prior : Prior
-        Its prior (``Normal(0, 1)`` for a person parameter's ``_z``).
-    transform : {"log", "logodds"} or None
-        Map from the constrained value to the unconstrained one.
-    person : bool
-        Shape ``(dyad, person)`` rather than scalar.
+        PyMC's value-variable name (``k_A_log__``, ``e_safe_logodds__``, ``s0_z``, ``k_A_sheared``).
+    shape : tuple of int
+        Its shape (``()`` or ``(dyad, person)``).
     """
 
     name: str
-    param: str
-    prior: Prior
-    transform: str | None
-    person: bool = False
+    shape: tuple[int, ...]
+
+    @property
+    def person(self) -> bool:
+        return len(self.shape) > 0
 
 
-def _prior_logp(prior: Prior, x: jax.Array) -> jax.Array:
-    """Log density of a schema prior at constrained values ``x`` (PyMC's parametrisation)."""
-    k = prior.kwargs
-    if prior.dist == "Normal":
-        z = (x - k["mu"]) / k["sigma"]
-        return -0.5 * z**2 - math.log(k["sigma"]) - 0.5 * _LOG_2PI
-    if prior.dist == "HalfNormal":
-        z = x / k["sigma"]
-        return 0.5 * math.log(2.0 / math.pi) - math.log(k["sigma"]) - 0.5 * z**2
-    if prior.dist == "LogNormal":
-        z = (jnp.log(x) - k["mu"]) / k["sigma"]
-        return -jnp.log(x) - math.log(k["sigma"]) - 0.5 * _LOG_2PI - 0.5 * z**2
-    if prior.dist == "Beta":
-        a, b = k["alpha"], k["beta"]
-        betaln = math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
-        return (a - 1.0) * jnp.log(x) + (b - 1.0) * jnp.log1p(-x) - betaln
-    raise NotImplementedError(f"prior {prior.dist} has no JAX log density")
+def _jaxify(model, outputs: list, data_names: Sequence[str]):
+    """A JAX function of (value variables..., data...) computing ``outputs`` of the PyMC graph."""
+    from pymc.sampling.jax import get_jaxified_graph
 
-
-def _constrain(transform: str | None, y: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Constrained value and ``log |dx/dy|`` of an unconstrained value ``y``."""
-    if transform is None:
-        return y, jnp.zeros_like(y)
-    if transform == "log":
-        return jnp.exp(y), y
-    if transform == "logodds":
-        return jax.nn.sigmoid(y), jax.nn.log_sigmoid(y) + jax.nn.log_sigmoid(-y)
-    raise NotImplementedError(f"transform {transform!r}")
-
-
-def _unconstrain(transform: str | None, x: np.ndarray) -> np.ndarray:
-    if transform is None:
-        return x
-    if transform == "log":
-        return np.log(x)
-    return np.log(x) - np.log1p(-x)
-
-
-def _support_point(prior: Prior) -> float:
-    """PyMC's default initial value of a prior (before jitter)."""
-    k = prior.kwargs
-    if prior.dist == "Normal":
-        return k["mu"]
-    if prior.dist == "HalfNormal":
-        return k["sigma"]
-    if prior.dist == "LogNormal":
-        return math.exp(k["mu"] + k["sigma"] ** 2 / 2)
-    return k["alpha"] / (k["alpha"] + k["beta"])
-
-
-_STD_NORMAL = Prior("Normal", {"mu": 0.0, "sigma": 1.0})
+    shared = {d.name: d for d in model.data_vars}
+    inputs = {name: shared[name].type(name=name) for name in data_names}
+    outs = pytensor.graph.replace.graph_replace(outputs, {shared[n]: inputs[n] for n in data_names}, strict=False)
+    return get_jaxified_graph(inputs=[*model.value_vars, *inputs.values()], outputs=outs)
 
 
 class JaxModel:
@@ -142,202 +93,78 @@ class JaxModel:
     ----------
     example : ModelInputs
         Inputs of a dataset of the design (:func:`asem_bayes.inputs.prepare_inputs`): numbers of
-        dyads and days, rating scale, which ratings (and, joint mode, which events) are observed.
+        dyads and days, rating scale, which ratings (and, joint mode, which events) are observed
+        and how many cells of each.
     variant : str or Variant
         Registered variant.
     mode : {"conditional", "joint"} or None
         As in :func:`asem_bayes.model.build_model` (default: the variant's default mode).
-    unroll : int
-        Days per iteration of the ``scan`` (XLA's ``unroll``); 1 compiles fastest.
 
     Notes
     -----
-    A *position* is a dict of unconstrained arrays keyed by PyMC's value-variable names
-    (:attr:`value_vars`): scalars for population parameters, ``(dyad, person)`` for ``<name>_z``.
-    The log density includes every constant and Jacobian term PyMC includes.
+    A *position* is a dict of unconstrained arrays keyed by the PyMC model's value-variable
+    names (:attr:`value_vars`). :meth:`logdensity` is the PyMC model's ``logp()`` (Jacobians and
+    the sheared coordinates' potential included), compiled to JAX.
     """
 
-    def __init__(
-        self,
-        example: ModelInputs,
-        variant: str | Variant = "asem",
-        mode: str | None = None,
-        unroll: int = 1,
-    ) -> None:
-        from asem_bayes.model import _check_mode
+    def __init__(self, example: ModelInputs, variant: str = "asem", mode: str | None = None) -> None:
+        from asem_bayes.model import build_model
 
         self.variant = get_variant(variant)
-        self.mode = _check_mode(self.variant, mode)
+        self.model = build_model(example, self.variant, mode=mode, trajectories=False)
+        self.mode = self.model.asem_mode
         self.design_key = example.design_key
         self.n_dyads, self.n_days, self.likert = example.n_dyads, example.n_days, example.likert
-        self.obs_names = tuple(sorted(example.obs))
-        if self.mode == "joint" and not any(k.startswith("event_") for k in self.obs_names):
-            raise DataError("joint mode needs scored events: prepare the inputs with joint=True")
         self.coords = {k: np.asarray(c) for k, c in example.coords.items()}
-        vv = []
-        for prm in self.variant.params:
-            tr = _TRANSFORM[prm.prior.dist]
-            vv.append(ValueVar(prm.name if tr is None else f"{prm.name}_{tr}__", prm.name, prm.prior, tr))
-        for pp in self.variant.person_params:
-            vv.append(ValueVar(f"{pp.name}_z", f"{pp.name}_z", _STD_NORMAL, None, person=True))
-        self.value_vars: tuple[ValueVar, ...] = tuple(vv)
-        self._fatigue = self.variant.fatigue and self.mode == "joint"
-        self.unroll = int(unroll)
-
-    # ---------------------------------------------------------------------------------------
-    # data
+        self._shapes = {k: np.shape(x) for k, x in example.data_arrays().items()}
+        self.data_names = tuple(self._shapes)
+        start = self.model.initial_point()
+        self.value_vars = tuple(ValueVar(v.name, tuple(np.shape(start[v.name]))) for v in self.model.value_vars)
+        self._start = {k: np.asarray(x, dtype=float) for k, x in start.items()}
+        self.param_names = (*self.variant.param_names, *self.variant.person_param_names)
+        logp = _jaxify(self.model, [self.model.logp()], self.data_names)
+        outs = self.model.replace_rvs_by_values([self.model[n] for n in self.param_names])
+        params = _jaxify(self.model, outs, self.data_names)
+        names = [v.name for v in self.value_vars]
+        self._logp = lambda pos, data: logp(*(pos[n] for n in names), *(data[k] for k in self.data_names))[0]
+        self._params = lambda pos, data: params(*(pos[n] for n in names), *(data[k] for k in self.data_names))
 
     def data(self, inp: ModelInputs) -> dict[str, np.ndarray]:
-        """Dense, fixed-shape arrays of one dataset (numpy; stack several with :func:`stack_data`).
-
-        ``ev_<event>``: time-major ``(day, dyad, person)``; ``y_<obs>`` and ``m_<obs>``: values and
-        0/1 mask on the same time-major grid, flattened (traits sit on their wave day), zero where
-        unobserved.
-        """
+        """The data arrays of one dataset (numpy; stack several with :func:`stack_data`)."""
         if inp.design_key != self.design_key:
             raise DataError(f"dataset design {inp.design_key} differs from the model's design {self.design_key}")
-        if tuple(sorted(inp.obs)) != self.obs_names:
-            raise DataError(f"dataset observes {sorted(inp.obs)}, the model was built for {list(self.obs_names)}")
-        Dn, T = self.n_dyads, self.n_days
-        out = {f"ev_{k}": np.asarray(inp.events[k], dtype=float) for k in D.EVENTS}
-        for k, (idx, y) in inp.obs.items():
-            # ModelInputs index the (dyad, person, day) grid in C order; the model runs time-major
-            d, rest = np.divmod(idx, 2 * T)
-            i, t = np.divmod(rest, T)
-            pos = (t * Dn + d) * 2 + i
-            vals, mask = np.zeros(Dn * 2 * T), np.zeros(Dn * 2 * T)
-            vals[pos], mask[pos] = y, 1.0
-            out[f"y_{k}"], out[f"m_{k}"] = vals, mask
-        return out
+        arrays = inp.data_arrays()
+        if set(arrays) != set(self._shapes):
+            raise DataError(f"dataset has data {sorted(arrays)}, the model was built for {sorted(self._shapes)}")
+        for k, x in arrays.items():
+            if np.shape(x) != self._shapes[k]:
+                raise DataError(
+                    f"{k} has shape {np.shape(x)}, the model's design has {self._shapes[k]}: datasets of one "
+                    "JAX model must observe the same number of cells (e.g. no missing ratings)"
+                )
+        return arrays
 
-    # ---------------------------------------------------------------------------------------
-    # parameters
-
-    def constrain(self, position: Mapping[str, jax.Array]) -> dict[str, jax.Array]:
-        """Parameters on their own scale: population values and person-level values (``(dyad, person)``)."""
-        return self._params(position)[0]
-
-    def _params(self, position: Mapping[str, jax.Array]) -> tuple[dict[str, jax.Array], jax.Array]:
-        p: dict[str, jax.Array] = {}
-        lp = 0.0
-        for v in self.value_vars:
-            x, log_jac = _constrain(v.transform, position[v.name])
-            p[v.param] = x
-            lp = lp + jnp.sum(_prior_logp(v.prior, x) + log_jac)
-        for pp in self.variant.person_params:
-            lin = p[pp.mu] + p[pp.sd] * p[f"{pp.name}_z"]
-            p[pp.name] = pp.apply_link(jnp, lin)
-            if pp.name in ("s0", "o0"):
-                p[f"{pp.name}_latent"] = lin  # the day loop starts from it (no atanh of tanh)
-        return p, lp
+    def constrain(self, position: Mapping[str, jax.Array], data: Mapping[str, jax.Array]) -> dict[str, jax.Array]:
+        """Parameters on their own scale: population values and person-level values ``(dyad, person)``."""
+        return dict(zip(self.param_names, self._params(position, data), strict=True))
 
     def unconstrain(self, params: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """Position at given parameter values (population and person level, e.g. a simulation's truth)."""
-        pos = {}
-        for v in self.value_vars:
-            if v.person:
-                pp = next(q for q in self.variant.person_params if f"{q.name}_z" == v.name)
-                pos[v.name] = pp.standardise(params[pp.name], params)
-            else:
-                pos[v.name] = _unconstrain(v.transform, np.asarray(params[v.param], dtype=float))
-        return pos
+        from asem_bayes.model import point_from_params
+
+        return point_from_params(self.model, self.variant, params)
 
     def initial_position(self, key: jax.Array, jitter: float = 1.0) -> dict[str, jax.Array]:
-        """PyMC's ``jitter+adapt_diag`` start: the priors' support points (0 for ``_z``) in the
-        unconstrained space plus Uniform(-jitter, jitter)."""
+        """PyMC's ``jitter+adapt_diag`` start: the model's initial point plus Uniform(-jitter, jitter)."""
         keys = jax.random.split(key, len(self.value_vars))
-        pos = {}
-        for k, v in zip(keys, self.value_vars, strict=True):
-            shape = (self.n_dyads, 2) if v.person else ()
-            centre = 0.0 if v.person else float(_unconstrain(v.transform, np.asarray(_support_point(v.prior))))
-            pos[v.name] = centre + jax.random.uniform(k, shape, minval=-jitter, maxval=jitter)
-        return pos
-
-    # ---------------------------------------------------------------------------------------
-    # the model
-
-    def states(self, p: Mapping[str, jax.Array], data: Mapping[str, jax.Array]):
-        """Working models (and fatigue as a giver) at the start of every day, ``(day, dyad, person)``.
-
-        One :func:`jax.lax.scan` over :func:`asem_bayes.dynamics.step` on the latents, differentiated
-        by JAX; the working models are their ``tanh``.
-        """
-        s0, o0 = p["s0"], p["o0"]
-        T = self.n_days
-        if not self.variant.changes and not self._fatigue:
-            rep = (T, *s0.shape)
-            return jnp.broadcast_to(s0, rep), jnp.broadcast_to(o0, rep), None
-        v = self.variant
-
-        def body(carry, ev):
-            zs, zo, f = carry
-            e = dynamics.Events(*ev)
-            zs, zo = dynamics.step(jnp, v, zs, zo, e, p)
-            if self._fatigue:
-                f = dynamics.fatigue_step(jnp, f, e.safe, e.soft, p["zeta"])
-            return (zs, zo, f), (zs, zo, f)
-
-        z0 = (p["s0_latent"], p["o0_latent"])
-        xs = tuple(data[f"ev_{k}"][:-1] for k in D.EVENTS)
-        _, (ZS, ZO, F) = jax.lax.scan(body, (*z0, jnp.zeros_like(s0)), xs, unroll=self.unroll)
-        S = jnp.tanh(jnp.concatenate([z0[0][None], ZS], axis=0))
-        O = jnp.tanh(jnp.concatenate([z0[1][None], ZO], axis=0))
-        F = jnp.concatenate([jnp.zeros_like(s0)[None], F], axis=0) if self._fatigue else None
-        return S, O, F
+        return {
+            v.name: self._start[v.name] + jax.random.uniform(k, v.shape, minval=-jitter, maxval=jitter)
+            for k, v in zip(keys, self.value_vars, strict=True)
+        }
 
     def logdensity(self, position: Mapping[str, jax.Array], data: Mapping[str, jax.Array]) -> jax.Array:
         """Log posterior density (up to the evidence) at an unconstrained position, Jacobians included."""
-        p, lp = self._params(position)
-        S, O, F = self.states(p, data)
-        ev = dynamics.Events(*(data[f"ev_{k}"] for k in D.EVENTS))
-        mu_A, mu_V = dynamics.rating_means(jnp, S, O, ev, p)
-        ta, tv = dynamics.trait_means(jnp, S, O, p)
-        means = {
-            "state_anxiety": (mu_A, p["sigma_A"]),
-            "state_avoidance": (mu_V, p["sigma_V"]),
-            "trait_anxiety": (ta, p["sigma_TA"]),
-            "trait_avoidance": (tv, p["sigma_TV"]),
-        }
-        shape = S.shape
-
-        def flat(x: jax.Array) -> jax.Array:  # (day, dyad, person), flattened as the data are
-            return jnp.broadcast_to(x, shape).reshape(-1)
-
-        for name, (mu, sigma) in means.items():
-            if name not in self.obs_names:
-                continue
-            y, m, mu = data[f"y_{name}"], data[f"m_{name}"], flat(mu)
-            if self.likert and name in D.DAILY_RATINGS:
-                ll = _ordered_logistic_logp(y, mu, sigma, self.likert)
-            else:
-                z = (y - mu) / sigma
-                ll = -0.5 * z**2 - jnp.log(sigma) - 0.5 * _LOG_2PI
-            lp = lp + jnp.sum(jnp.where(m > 0, ll, 0.0))
-        if self.mode == "joint":
-            logits = dynamics.event_logits(jnp, S, O, F, p, self.variant.fatigue)
-            for name in D.EVENTS:
-                key = f"event_{name}"
-                if key not in self.obs_names:
-                    continue
-                lg = getattr(logits, name)
-                if name in D.DYAD_EVENTS:
-                    lg = jnp.repeat(lg[..., None], 2, axis=-1)
-                lg, y, m = flat(lg), data[f"y_{key}"], data[f"m_{key}"]
-                ll = y * jax.nn.log_sigmoid(lg) + (1.0 - y) * jax.nn.log_sigmoid(-lg)
-                lp = lp + jnp.sum(jnp.where(m > 0, ll, 0.0))
-        return lp
-
-
-def _ordered_logistic_logp(y: jax.Array, mu: jax.Array, sigma: jax.Array, likert: int) -> jax.Array:
-    """PyMC's ``OrderedLogistic(eta=mu / sigma, cutpoints=c / sigma)`` at categories ``y`` in 1..K."""
-    cut = jnp.arange(1, likert) + 0.5
-    above = jax.nn.sigmoid((mu[:, None] - cut[None, :]) / sigma)  # P(Y > k), k = 1..K-1
-    ones = jnp.ones_like(mu)[:, None]
-    p_gt = jnp.concatenate([ones, above, 0.0 * ones], axis=1)  # P(Y > k), k = 0..K
-    k = jnp.clip(y.astype(jnp.int32), 1, likert)  # masked cells hold 0: any valid category
-    hi = jnp.take_along_axis(p_gt, (k - 1)[:, None], axis=1)[:, 0]
-    lo = jnp.take_along_axis(p_gt, k[:, None], axis=1)[:, 0]
-    return jnp.log(hi - lo)
+        return self._logp(position, data)
 
 
 def stack_data(items: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -397,7 +224,7 @@ def _chain_fn(model: JaxModel, cfg: SamplerSettings):
     from blackjax.adaptation.window_adaptation import base, build_schedule
     from jax.flatten_util import ravel_pytree
 
-    pop = [v.param for v in model.value_vars if not v.person]
+    pop = [p.name for p in model.variant.params]
     tune, n_keep, thin = cfg.tune, cfg.n_keep, cfg.thin
     total = tune + n_keep * thin
     sched = np.asarray(build_schedule(tune), dtype=np.int32).reshape(tune, 2) if tune else np.zeros((0, 2), np.int32)
@@ -428,7 +255,7 @@ def _chain_fn(model: JaxModel, cfg: SamplerSettings):
             new_astate = adapt_step(astate, (st, wend), state.position, info.acceptance_rate)
             astate = jax.tree.map(lambda a, b: jnp.where(is_warm, a, b), new_astate, astate)
             kept = kept.at[j].set(jnp.where(is_keep, state.position, kept[j]))
-            p = model.constrain(unravel(state.position))
+            p = model.constrain(unravel(state.position), data)
             rec = {
                 "pop": jnp.stack([p[n] for n in pop]),
                 "diverging": info.is_divergent,
@@ -446,7 +273,7 @@ def _chain_fn(model: JaxModel, cfg: SamplerSettings):
         xs = (jax.random.split(k_run, total), stage, window_end, warm, slot, keep)
         (_, _, kept), (rec, ss) = jax.lax.scan(one, carry0, xs)
         rec = jax.tree.map(lambda x: x[tune:], rec)
-        kept = jax.vmap(lambda x: model.constrain(unravel(x)))(kept[:n_keep])
+        kept = jax.vmap(lambda x: model.constrain(unravel(x), data))(kept[:n_keep])
         return kept, rec, ss[-1]
 
     return run
@@ -523,7 +350,7 @@ def sample_many(
     return {
         "kept": kept,
         "pop_trace": rec["pop"],
-        "pop_names": [v.param for v in model.value_vars if not v.person],
+        "pop_names": [p.name for p in model.variant.params],
         "diverging": rec["diverging"],
         "energy": rec["energy"],
         "n_steps": rec["n_steps"],

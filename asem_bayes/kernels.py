@@ -34,7 +34,7 @@ from pytensor.graph.op import Op
 from pytensor.graph.rewriting.basic import node_rewriter
 from pytensor.tensor.rewriting.basic import register_canonicalize
 
-__all__ = ["latent_path", "latent_forward", "latent_backward", "vexp", "vtanh"]
+__all__ = ["latent_path", "latent_forward", "latent_backward", "register_jax", "vexp", "vtanh"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,9 +229,9 @@ class LatentPath(Op):
     def perform(self, node, inputs, output_storage):
         output_storage[0][0] = latent_forward(*inputs)
 
-    def infer_shape(self, node, shapes):
-        e_shape, z0_shape = shapes[5], shapes[0]
-        return [(4, e_shape[0] + 1, z0_shape[0], z0_shape[1])]
+    # No infer_shape: the day count would be ``shape(e)[0] + 1``, arithmetic that PyTensor's JAX
+    # backend turns into a traced value, which JAX cannot use as a shape; the output's own shape
+    # is concrete in every backend.
 
     def pullback(self, inputs, outputs, cotangents):
         # Only the latents slot Y[0] is differentiated; ``cotangents[0][0]`` lets PyTensor drop
@@ -329,3 +329,32 @@ def latent_path(z0, theta_pos, theta_neg, psi_pos, psi_neg, e_pos, e_neg):
     shape = z0.shape
     b = [pt.broadcast_to(_f64(a), shape) for a in (theta_pos, theta_neg, psi_pos, psi_neg)]
     return LatentPath()(z0, *b, e_pos, e_neg)[0]
+
+
+def register_jax() -> None:
+    """Give :class:`LatentPath` a JAX implementation, so PyTensor's JAX backend compiles the model.
+
+    The same outputs ``Y`` (latents, working models, rates) from a :func:`jax.lax.scan` over
+    :func:`asem_bayes.dynamics.update`; JAX differentiates it (the numba adjoint is not used).
+    Called by the JAX samplers and :mod:`asem_bayes.jax_model`; imports JAX.
+    """
+    import jax
+    import jax.numpy as jnp
+    from pytensor.link.jax.dispatch import jax_funcify
+
+    from asem_bayes.dynamics import update
+
+    @jax_funcify.register(LatentPath)
+    def _jax_latent_path(op, **kwargs):
+        def latent_path(z0, th_p, th_n, psi_p, psi_n, e_p, e_n):
+            def day(z, e):
+                x = jnp.tanh(z)
+                lp, ln = th_p + psi_p * x, th_n + psi_n * x
+                return update(jnp, z, lp, ln, e[0], e[1]), (z, x, jnp.exp(lp), jnp.exp(ln))
+
+            z_last, (Z, X, AP, AN) = jax.lax.scan(day, z0, (e_p, e_n))
+            last = jnp.zeros_like(z_last)[None]
+            tail = (z_last[None], jnp.tanh(z_last)[None], last, last)
+            return jnp.stack([jnp.concatenate([a, b]) for a, b in zip((Z, X, AP, AN), tail, strict=True)])
+
+        return latent_path

@@ -1,8 +1,8 @@
 """PyMC models of the ASEM variants, compiled once and refitted on many datasets.
 
 The one-day update is :func:`asem_bayes.dynamics.step`, the same function the simulator runs,
-on the unbounded latents of the working models: compiled with its adjoint
-(:mod:`asem_bayes.kernels`, the default) or as a PyTensor ``scan`` for the JAX samplers.
+on the unbounded latents of the working models, compiled with its adjoint
+(:mod:`asem_bayes.kernels`; in JAX for the JAX samplers).
 """
 
 from __future__ import annotations
@@ -21,14 +21,23 @@ from asem_bayes import coords as sampling_coords
 from asem_bayes import dims as D
 from asem_bayes import dynamics
 from asem_bayes.inputs import DataError, ModelInputs, prepare_inputs
+from asem_bayes.options import LOO_UNITS, MODES, SAMPLERS
 from asem_bayes.registry import get_variant
 from asem_bayes.schema import Variant
 
-__all__ = ["build_model", "point_from_params", "CompiledModel", "fit", "SAMPLERS", "MODES", "LOO_UNITS", "default_mode"]
+__all__ = [
+    "build_model",
+    "point_from_params",
+    "CompiledModel",
+    "fit",
+    "trajectories",
+    "SAMPLERS",
+    "MODES",
+    "LOO_UNITS",
+    "default_mode",
+    "check_mode",
+]
 
-SAMPLERS = ("nutpie", "pymc", "numpyro", "blackjax")
-MODES = ("conditional", "joint")
-LOO_UNITS = ("person-day", "person-week", "person", "dyad")
 
 
 def default_mode(variant: Variant) -> str:
@@ -36,7 +45,8 @@ def default_mode(variant: Variant) -> str:
     return "joint" if variant.fatigue else "conditional"
 
 
-def _check_mode(variant: Variant, mode: str | None) -> str:
+def check_mode(variant: Variant, mode: str | None) -> str:
+    """The mode a variant is fitted in: ``mode`` validated, or the variant's :func:`default_mode`."""
     mode = mode or default_mode(variant)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -80,8 +90,9 @@ def build_model(
         ``others_model`` (dims dyad, person, day).
     kernel : {"numba", "scan"}
         How the day loop is computed: the compiled latent-update kernel with a hand-written
-        gradient (fast; nutpie and PyMC's sampler) or a PyTensor ``scan`` of
-        :func:`asem_bayes.dynamics.step` (required by the JAX samplers numpyro/blackjax).
+        gradient (every sampler; the JAX samplers compile it through
+        :func:`asem_bayes.kernels.register_jax`) or a PyTensor ``scan`` of
+        :func:`asem_bayes.dynamics.step` (a reference the tests compare the kernel with).
     reparam : bool
         Sample the loadings, rating intercepts, assimilation biases and learning-rate means in
         the sheared coordinates of :mod:`asem_bayes.coords` (default): the same posterior, which
@@ -96,7 +107,7 @@ def build_model(
         :class:`CompiledModel` swaps between datasets.
     """
     v = get_variant(variant)
-    mode = _check_mode(v, mode)
+    mode = check_mode(v, mode)
     inp = (
         data
         if isinstance(data, ModelInputs)
@@ -183,7 +194,7 @@ def build_model(
                     continue
                 lg = getattr(logits, name)
                 if name in D.DYAD_EVENTS:
-                    lg = pt.repeat(lg[..., None], 2, axis=-1)
+                    lg = pt.stack([lg, lg], axis=-1)  # (JAX cannot trace a repeat count)
                 idx = pm.Data(f"idx_{key}", arrays[f"idx_{key}"])
                 y = pm.Data(f"y_{key}", arrays[f"y_{key}"])
                 pm.Bernoulli(key, logit_p=lg.transpose(1, 2, 0).reshape((-1,))[idx], observed=y)
@@ -210,7 +221,8 @@ def _scan_states(
     zs0, zo0 = z0
     F = _fatigue(ev, p["zeta"], T) if need_fatigue else None
     if not v.changes:
-        return pt.repeat(p["s0"][None], T, axis=0), pt.repeat(p["o0"][None], T, axis=0), F
+        full = (T, *p["s0"].shape)
+        return pt.broadcast_to(p["s0"], full), pt.broadcast_to(p["o0"], full), F
     if kernel == "numba":
         from asem_bayes.kernels import latent_path
 
@@ -325,6 +337,23 @@ def states_numpy(v: Variant, p: Mapping[str, np.ndarray], events: Mapping[str, n
         if fatigue:
             f = dynamics.fatigue_step(np, f, e.safe, e.soft, p["zeta"])
     return S, O, F
+
+
+def trajectories(post: xr.Dataset, inp: ModelInputs, v: Variant, chunk: int = 250) -> xr.Dataset:
+    """The working models of every posterior draw, ``self_model`` and ``others_model`` (chain,
+    draw, dyad, person, day), recomputed from the parameters with :func:`states_numpy` (what a fit
+    with ``trajectories=True`` stores, to rounding)."""
+    nc, nd = post.sizes["chain"], post.sizes["draw"]
+    out = {k: np.empty((nc * nd, inp.n_dyads, 2, inp.n_days)) for k in ("self_model", "others_model")}
+    for start in range(0, nc * nd, chunk):
+        sl = slice(start, min(start + chunk, nc * nd))
+        S, O, _ = states_numpy(v, _posterior_flat(post, v, sl), inp.events)
+        out["self_model"][sl] = S.transpose(1, 2, 3, 0)
+        out["others_model"][sl] = O.transpose(1, 2, 3, 0)
+    coords = {k: inp.coords[k] for k in D.PERSON_DAY_DIMS}
+    coords.update(chain=post["chain"].values, draw=post["draw"].values)
+    dims = ("chain", "draw", *D.PERSON_DAY_DIMS)
+    return xr.Dataset({k: (dims, x.reshape(nc, nd, *x.shape[1:])) for k, x in out.items()}, coords=coords)
 
 
 def _unit_index(unit: str, n_dyads: int, n_days: int) -> tuple[np.ndarray, dict[str, Any], tuple[str, ...]]:
@@ -536,16 +565,17 @@ class CompiledModel:
         if sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
         self.variant = get_variant(variant)
-        self.mode = _check_mode(self.variant, mode)
+        self.mode = check_mode(self.variant, mode)
         self.sampler = sampler
         self.missing_events = missing_events
         self.trajectories = trajectories
         inp = self.prepare(data)
         self.design_key = inp.design_key
-        kernel = "scan" if sampler in ("numpyro", "blackjax") else "numba"
-        self.model = build_model(
-            inp, self.variant, mode=self.mode, trajectories=trajectories, kernel=kernel, reparam=reparam
-        )
+        if sampler in ("numpyro", "blackjax"):
+            from asem_bayes.kernels import register_jax
+
+            register_jax()  # the same graph, its day loop compiled by JAX
+        self.model = build_model(inp, self.variant, mode=self.mode, trajectories=trajectories, reparam=reparam)
         self.compile_seconds = 0.0
         self._compiled = None
         if sampler == "nutpie":

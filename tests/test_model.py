@@ -69,11 +69,11 @@ def test_numpy_loglik_equals_pymc(variant_case):
     """The numpy log-likelihood behind log_lik/LOO equals PyMC's observed log density."""
     import xarray as xr
 
-    from asem_bayes.model import _check_mode, log_likelihood
+    from asem_bayes.model import check_mode, log_likelihood
 
     variant, study, model, fn = variant_case
     v = ab.get_variant(variant)
-    mode = _check_mode(v, None)
+    mode = check_mode(v, None)
     truth = ab.true_params(study)
     expected = float(fn(point_from_params(model, variant, truth))[1])
     post = xr.Dataset(
@@ -183,3 +183,83 @@ def test_joint_loglik_for_many_draws_sums_single_draws():
     for j in range(3):
         alone = log_likelihood(post.isel(draw=[j]), inp, v, "joint", unit="dyad")["log_lik"].values[0, 0]
         np.testing.assert_allclose(together[j], alone, rtol=1e-12)
+
+
+def _truth_posterior(truth: dict, n_draws: int = 1):
+    """The true parameters as a posterior of ``n_draws`` identical draws."""
+    import xarray as xr
+
+    return xr.Dataset(
+        {
+            k: (
+                ("chain", "draw", *((D.DYAD, D.PERSON) if np.ndim(x) == 2 else ())),
+                np.broadcast_to(np.asarray(x), (1, n_draws, *np.shape(x))),
+            )
+            for k, x in truth.items()
+            if not k.endswith("_latent")
+        }
+    )
+
+
+def test_numpy_loglik_equals_pymc_on_likert_ratings():
+    """The Likert path of the numpy log-likelihood (ordered logistic) equals PyMC's."""
+    from asem_bayes.model import log_likelihood
+
+    study = ab.simulate("asem", 10, 14, design=ab.Design(likert=7), seed=8)
+    model = build_model(study, "asem", trajectories=False)
+    truth = ab.true_params(study)
+    observed = model.compile_fn(
+        model.replace_rvs_by_values([model.logp(vars=model.observed_RVs)]), inputs=model.value_vars,
+        on_unused_input="ignore",
+    )  # fmt: skip
+    expected = float(observed(point_from_params(model, "asem", truth))[0])
+    got = log_likelihood(_truth_posterior(truth), prepare_inputs(study), ab.get_variant("asem"), "conditional", "dyad")
+    assert float(got["log_lik"].sum()) == pytest.approx(expected, rel=1e-9)
+
+
+def _anxiety_means(study) -> np.ndarray:
+    """Expected state anxiety (dyad, person, day) from the simulator's stored states and events."""
+    from asem_bayes import dynamics
+
+    day_major = lambda x: np.moveaxis(np.asarray(x, dtype=float), -1, 0)  # noqa: E731
+    ev = dynamics.Events(*(day_major(study[f"{k}_true"].values) for k in D.EVENTS))
+    mu, _ = dynamics.rating_means(
+        np, day_major(study["self_model"]), day_major(study["others_model"]), ev, ab.true_params(study)
+    )
+    return np.moveaxis(mu, 0, -1)
+
+
+@pytest.mark.parametrize("likert", [None, 5])
+def test_posterior_predictive_noise_is_the_simulators(likert):
+    """Replicated ratings at the true parameters carry the simulator's noise around the same
+    means: the simulated study's standardised residuals (continuous) or category counts (Likert)
+    are a draw from the replicates' distribution. Control: twice the noise scale is detected."""
+    from scipy import stats
+
+    from asem_bayes.model import posterior_predictive
+
+    design = ab.Design(likert=likert)
+    study = ab.simulate("asem", 30, 14, design=design, seed=3)
+    truth, inp, v = ab.true_params(study), prepare_inputs(study), ab.get_variant("asem")
+    sim = study["state_anxiety"].values
+
+    def replicate(scale: float) -> np.ndarray:
+        post = _truth_posterior({**truth, "sigma_A": truth["sigma_A"] * scale}, 100)
+        return posterior_predictive(post, inp, v, np.random.default_rng(1))["state_anxiety"].values[0]
+
+    if likert is None:
+        mu, sigma = _anxiety_means(study), truth["sigma_A"]
+        res_sim = ((sim - mu) / sigma).ravel()
+        assert stats.ks_2samp(((replicate(1.0) - mu) / sigma).ravel(), res_sim).pvalue > 0.01
+        assert stats.ks_2samp(((replicate(2.0) - mu) / sigma).ravel(), res_sim).pvalue < 1e-6
+    else:
+        counts = lambda y: np.bincount(y.astype(int).ravel(), minlength=likert + 1)[1:]  # noqa: E731
+        observed = counts(sim)
+
+        def p_value(scale: float) -> float:
+            expected = counts(replicate(scale)) / 100  # per replicate, the size of one study
+            keep = expected > 0
+            return stats.chisquare(observed[keep], expected[keep] * observed.sum() / expected[keep].sum()).pvalue
+
+        assert p_value(1.0) > 0.01
+        assert p_value(2.0) < 1e-4

@@ -77,11 +77,11 @@ class JaxVmapBackend:
     missing_events: str = "error"
 
     def __post_init__(self) -> None:
-        from asem_bayes.model import _check_mode
+        from asem_bayes.model import check_mode
 
         v = get_variant(self.variant)
         object.__setattr__(self, "variant", v.name)
-        object.__setattr__(self, "mode", _check_mode(v, self.mode))
+        object.__setattr__(self, "mode", check_mode(v, self.mode))
         for name in ("draws", "chains", "thin", "batch_size", "tune", "max_tree_depth"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

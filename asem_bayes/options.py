@@ -1,0 +1,42 @@
+"""The names a user chooses from, defined once as typed literals (the CLI derives its choices here).
+
+Each ``Literal`` type annotates the functions that take the choice; the tuple beside it lists its
+values in order (``typing.get_args``), for validation messages and ``argparse`` choices.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+__all__ = [
+    "Mode",
+    "MODES",
+    "Sampler",
+    "SAMPLERS",
+    "LooUnit",
+    "LOO_UNITS",
+    "MissingEvents",
+    "MISSING_EVENT_POLICIES",
+    "FitBackend",
+    "FIT_BACKENDS",
+]
+
+Mode = Literal["conditional", "joint"]
+"""Condition on the observed events, or also score them with the event model."""
+MODES: tuple[Mode, ...] = get_args(Mode)
+
+Sampler = Literal["nutpie", "pymc", "numpyro", "blackjax"]
+"""NUTS implementation."""
+SAMPLERS: tuple[Sampler, ...] = get_args(Sampler)
+
+LooUnit = Literal["person-day", "person-week", "person", "dyad"]
+"""Leave-out unit of the stored log-likelihood (PSIS-LOO and K-fold)."""
+LOO_UNITS: tuple[LooUnit, ...] = get_args(LooUnit)
+
+MissingEvents = Literal["error", "absent", "person_rate"]
+"""What a missing event report becomes (docs/model.md section 10)."""
+MISSING_EVENT_POLICIES: tuple[MissingEvents, ...] = get_args(MissingEvents)
+
+FitBackend = Literal["nutpie", "jax-vmap"]
+"""How the many fits of SBC and model recovery run: one nutpie fit at a time, or JAX batches."""
+FIT_BACKENDS: tuple[FitBackend, ...] = get_args(FitBackend)
