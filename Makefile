@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-slow lint bench clean
+.PHONY: demo test test-slow lint bench docs clean
 
 $(STAMP): pyproject.toml
 	@set -e; base=$$(scripts/find_python.sh); echo "using $$base"; \
@@ -23,6 +23,9 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
 
+docs: $(STAMP)
+	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+
 lint: $(STAMP)
 	$(PY) -m ruff check asem_bayes models tests benchmarks notebooks
 
@@ -31,4 +34,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/fit_speed.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache docs/_build

@@ -81,7 +81,7 @@ def score_check(
     parameters, never on the ratings), so the check holds for the full simulator in both modes.
     """
     from asem_bayes.inputs import prepare_inputs
-    from asem_bayes.model import _pointwise, _unit_index, default_mode
+    from asem_bayes.model import default_mode, pointwise_log_likelihood, unit_index
     from asem_bayes.simulate import true_params
 
     v = get_variant(variant if variant is not None else study.attrs["variant"])
@@ -99,8 +99,8 @@ def score_check(
             h = min(h, 0.5 * (x - lo))
         steps[prm.name] = h
         points += [{**base, prm.name: x + h}, {**base, prm.name: x - h}]
-    ll = _pointwise(inp, v, _batch(v, points, z), mode)
-    dyad_of_cell, _, _ = _unit_index("dyad", inp.n_dyads, inp.n_days)
+    ll = pointwise_log_likelihood(inp, v, _batch(v, points, z), mode)
+    dyad_of_cell, _, _ = unit_index("dyad", inp.n_dyads, inp.n_days)
     per_dyad = np.zeros((len(points), inp.n_dyads))
     for key, cells in ll.items():
         np.add.at(per_dyad.T, dyad_of_cell[inp.obs[key][0]], cells.T)

@@ -142,7 +142,7 @@ class SamplingCoordinates:
     # the map and its inverse
 
     def to_params(self, xp: Any, coords: Mapping[str, Any], p: MutableMapping[str, Any]) -> Any:
-        """Fill ``p`` with the sheared schema parameters; return their log prior plus log |J|.
+        """Fill ``p`` with the sheared schema parameters; return their log prior plus ``log |J|``.
 
         ``p`` must already hold every other population parameter the shears read and the
         person-level initial working models ``s0``, ``o0`` (arrays over persons). The returned

@@ -83,14 +83,14 @@ def _stack(v: Variant, points: list[dict[str, Any]]) -> dict[str, np.ndarray]:
 
 def _loglik(inp: ModelInputs, v: Variant, points: list[dict[str, Any]], mode: str) -> np.ndarray:
     """Pointwise log-likelihood ``(len(points), n_obs)``, every observed quantity concatenated."""
-    from asem_bayes.model import _pointwise  # the numpy code behind a fit's log_likelihood group
+    from asem_bayes.model import pointwise_log_likelihood  # the numpy code behind a fit's log_likelihood group
 
-    # One draw at a time in the joint mode: model._pointwise mis-broadcasts population
+    # One draw at a time in the joint mode: model.pointwise_log_likelihood mis-broadcasts population
     # parameters of the shared-event logits when several draws go together.
     chunk = 1 if mode == "joint" else _CHUNK
     rows = []
     for start in range(0, len(points), chunk):
-        part = _pointwise(inp, v, _stack(v, points[start : start + chunk]), mode)
+        part = pointwise_log_likelihood(inp, v, _stack(v, points[start : start + chunk]), mode)
         rows.append(np.concatenate([part[k] for k in sorted(part)], axis=1))
     return np.concatenate(rows, axis=0)
 

@@ -18,7 +18,6 @@ import numpy as np
 def main() -> int:
     import asem_bayes as ab
     from asem_bayes.diagnostics import diagnose, report
-    from asem_bayes.model import fit
 
     n_dyads = int(os.environ.get("ASEM_DEMO_DYADS", 60))
     n_days = int(os.environ.get("ASEM_DEMO_DAYS", 42))
@@ -40,13 +39,14 @@ def main() -> int:
     )
     print(f"Fitting 'asem' with nutpie: {chains} chains x {draws} draws ({tune} tuning); compiling first...")
     t0 = time.perf_counter()
-    result = fit(study, "asem", draws=draws, tune=tune, chains=chains, seed=2026, progressbar=sys.stdout.isatty())
+    model = ab.ASEMModel(study, "asem", config=ab.SamplerConfig(draws=draws, tune=tune, chains=chains))
+    result = model.fit(seed=2026, progressbar=sys.stdout.isatty())
     print(
         f"  compile {result.attrs['compile_seconds']:.0f} s, sampling {result.attrs['sample_seconds']:.0f} s, "
         f"total {time.perf_counter() - t0:.0f} s\n"
     )
     print(report(result, truth=ab.true_params(study)))
-    result.to_netcdf(out / "fit.nc")
+    model.save(out / "fit.nc")  # reload with ab.ASEMModel.load("demo_output/fit.nc")
     try:
         from asem_bayes.plots import plot_trajectories
 

@@ -68,11 +68,11 @@ def kfold_split(unit: str, n_dyads: int, n_days: int, k: int = 4, seed: int = 0)
     numpy.ndarray
         Integer fold numbers 1..k, one per unit.
     """
-    from asem_bayes.model import _unit_index
+    from asem_bayes.model import unit_index
 
     if k < 2:
         raise ValueError(f"k must be at least 2, got {k}")
-    cell_unit = _unit_index(unit, n_dyads, n_days)[0]
+    cell_unit = unit_index(unit, n_dyads, n_days)[0]
     n_units = int(cell_unit.max()) + 1
     if k > n_units:
         raise ValueError(f"k = {k} folds but only {n_units} {unit} units")
@@ -86,9 +86,9 @@ def kfold_split(unit: str, n_dyads: int, n_days: int, k: int = 4, seed: int = 0)
     return folds + 1
 
 
-def _unit_values(ll: xr.DataArray) -> np.ndarray:
+def unit_values(ll: xr.DataArray) -> np.ndarray:
     """A unit log-likelihood as ``(chain, draw, unit)`` values, its unit dims flattened in C order
-    (the order of :func:`asem_bayes.model._unit_index`)."""
+    (the order of :func:`asem_bayes.model.unit_index`)."""
     udims = [d for d in ll.dims if d not in ("chain", "draw")]
     ll = ll.transpose("chain", "draw", *udims)
     return ll.values.reshape(ll.sizes["chain"], ll.sizes["draw"], -1)
@@ -111,13 +111,13 @@ class KFoldWrapper(SamplingWrapper):
     """
 
     def __init__(self, fit: xr.DataTree, data: xr.Dataset, compiled: Any, sample_kwargs: dict[str, Any]) -> None:
-        from asem_bayes.model import _unit_index
+        from asem_bayes.model import unit_index
 
         super().__init__(model=compiled, idata_orig=fit)
         self.data = data
         self.unit = str(fit.attrs.get("loo_unit") or "")
         self.inp = compiled.prepare(data)
-        self.cell_unit = _unit_index(self.unit, self.inp.n_dyads, self.inp.n_days)[0]
+        self.cell_unit = unit_index(self.unit, self.inp.n_dyads, self.inp.n_days)[0]
         self.n_units = int(self.cell_unit.max()) + 1
         self.sample_kwargs = dict(sample_kwargs)
         self.fold = 0
@@ -160,7 +160,7 @@ class KFoldWrapper(SamplingWrapper):
 
         m = self.model
         ll = log_likelihood(idata__i.posterior.to_dataset(), self.inp, m.variant, m.mode, self.unit)["log_lik"]
-        flat = _unit_values(ll)[:, :, excluded_obs]
+        flat = unit_values(ll)[:, :, excluded_obs]
         return xr.DataArray(flat, dims=("chain", "draw", "unit"), coords={"unit": excluded_obs})
 
 
@@ -241,7 +241,7 @@ def kfold(
     elif compiled.variant.name != variant or compiled.mode != mode:
         raise ValueError(f"the compiled model is {compiled.variant.name!r}/{compiled.mode}, the fit {variant!r}/{mode}")
     ll_full = fit["log_likelihood"][var_name]
-    values = _unit_values(ll_full)
+    values = unit_values(ll_full)
     ll = xr.DataArray(
         values,
         dims=("chain", "draw", "unit"),

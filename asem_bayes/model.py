@@ -356,8 +356,9 @@ def trajectories(post: xr.Dataset, inp: ModelInputs, v: Variant, chunk: int = 25
     return xr.Dataset({k: (dims, x.reshape(nc, nd, *x.shape[1:])) for k, x in out.items()}, coords=coords)
 
 
-def _unit_index(unit: str, n_dyads: int, n_days: int) -> tuple[np.ndarray, dict[str, Any], tuple[str, ...]]:
-    """Map each flat (dyad, person, day) cell to its leave-out unit."""
+def unit_index(unit: str, n_dyads: int, n_days: int) -> tuple[np.ndarray, dict[str, Any], tuple[str, ...]]:
+    """Map each flat (dyad, person, day) cell to its leave-out unit: the unit of each cell, the
+    coordinates of unit dims that are not the study's own (``week``) and the unit dims."""
     d, i, t = np.meshgrid(np.arange(n_dyads), np.arange(2), np.arange(n_days), indexing="ij")
     if unit == "person-day":
         return (np.arange(n_dyads * 2 * n_days)), {}, D.PERSON_DAY_DIMS
@@ -375,7 +376,9 @@ def _log_sigmoid(x: np.ndarray) -> np.ndarray:
     return -np.logaddexp(0.0, -x)
 
 
-def _pointwise(inp: ModelInputs, v: Variant, p: Mapping[str, np.ndarray], mode: str) -> dict[str, np.ndarray]:
+def pointwise_log_likelihood(
+    inp: ModelInputs, v: Variant, p: Mapping[str, np.ndarray], mode: str
+) -> dict[str, np.ndarray]:
     """Pointwise log-likelihood ``(n, n_obs)`` of each observed quantity for ``n`` draws."""
     from scipy.special import expit
 
@@ -448,14 +451,14 @@ def log_likelihood(
     dyad events (joint mode) are counted in person 0's unit. ``unit="dyad"`` leaves out whole
     couples.
     """
-    cell_unit, extra_coords, udims = _unit_index(unit, inp.n_dyads, inp.n_days)
+    cell_unit, extra_coords, udims = unit_index(unit, inp.n_dyads, inp.n_days)
     n_units = int(cell_unit.max()) + 1
     nc, nd = post.sizes["chain"], post.sizes["draw"]
     total = np.zeros((nc * nd, n_units))
     for start in range(0, nc * nd, chunk):
         sl = slice(start, min(start + chunk, nc * nd))
         p = _posterior_flat(post, v, sl)
-        for key, ll in _pointwise(inp, v, p, mode).items():
+        for key, ll in pointwise_log_likelihood(inp, v, p, mode).items():
             units = cell_unit[inp.obs[key][0]]
             acc = np.zeros((ll.shape[0], n_units))
             np.add.at(acc.T, units, ll.T)
@@ -598,7 +601,7 @@ class CompiledModel:
         chains: int = 4,
         seed: int | None = None,
         cores: int | None = None,
-        loo_unit: str | None = "person",
+        loo_unit: str | None = "person-week",
         posterior_predictive: bool = False,
         progressbar: bool = False,
         target_accept: float = 0.8,
@@ -701,7 +704,7 @@ def fit(
     seed: int | None = None,
     mode: str | None = None,
     missing_events: str = "error",
-    loo_unit: str | None = "person",
+    loo_unit: str | None = "person-week",
     posterior_predictive: bool = False,
     trajectories: bool = True,
     progressbar: bool = False,
@@ -725,7 +728,8 @@ def fit(
     missing_events : {"error", "absent", "person_rate"}
         What to do with missing event reports.
     loo_unit : {"person-day", "person-week", "person", "dyad"} or None
-        Leave-out unit of the stored log-likelihood (``None`` skips it).
+        Leave-out unit of the stored log-likelihood (``None`` skips it); the person-week by
+        default, since leaving whole persons out makes PSIS-LOO unreliable here.
     posterior_predictive : bool
         Add replicated ratings and trait waves.
     trajectories : bool

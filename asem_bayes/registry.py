@@ -1,6 +1,6 @@
 """Registry of ASEM variants (in the spirit of HSSM's model-config registry).
 
-The built-in variants (:data:`models.VARIANT_MODULES`) are imported on first use. That first use
+The built-in variants (:data:`asem_bayes.models.VARIANT_MODULES`) are imported on first use. That first use
 is safe from many threads at once (Dask worker threads, a user's thread pool): one thread
 imports every variant under a lock while the others wait, and the registry counts as loaded
 only once all of them are registered. Each process loads its own copy.
@@ -70,9 +70,9 @@ def _load_builtin() -> None:
             return
         _LOADING_THREAD = threading.get_ident()
         try:
-            from models import VARIANT_MODULES
+            from asem_bayes.models import VARIANT_MODULES
 
-            variants = [importlib.import_module(f"models.{mod}").VARIANT for mod in VARIANT_MODULES]
+            variants = [importlib.import_module(f"asem_bayes.models.{mod}").VARIANT for mod in VARIANT_MODULES]
             clash = [v.name for v in variants if v.name in _REGISTRY]
             if clash:  # all or nothing: no half-registered built-ins
                 raise DuplicateVariantError(f"a variant named {clash[0]!r} is already registered")

@@ -31,7 +31,7 @@ def _elpd_i(m: np.ndarray) -> np.ndarray:
 
 def fit_part() -> None:
     import asem_bayes as ab
-    from asem_bayes.kfold import KFoldWrapper, _unit_values
+    from asem_bayes.kfold import KFoldWrapper, unit_values
     from asem_bayes.model import CompiledModel, log_likelihood
 
     data = ab.simulate("stable", N_DYADS, N_DAYS, seed=11)
@@ -54,7 +54,7 @@ def fit_part() -> None:
                 train, _ = w.sel_observations(idx)
                 f = cm.fit(train, draws=DRAWS, tune=DRAWS, chains=2, seed=100 + k, loo_unit=None, target_accept=0.8)
                 ll = log_likelihood(f.posterior.to_dataset(), w.inp, cm.variant, cm.mode, "person-week")["log_lik"]
-                m[:, idx] = _unit_values(ll).reshape(2 * DRAWS, -1)[:, idx]
+                m[:, idx] = unit_values(ll).reshape(2 * DRAWS, -1)[:, idx]
             held[(cand, name)] = m
             e, e1, e2 = _elpd_i(m), _elpd_i(m[:DRAWS]), _elpd_i(m[DRAWS:])
             print(

@@ -1,7 +1,7 @@
 """``buffer_enhances``: as ``asem``, but buffering also counts as positive evidence."""
 
 from asem_bayes.schema import B, Param, Variant
-from models._common import ASEM_DYNAMICS, assemble, bias_rates, targeted_evidence
+from ._common import ASEM_DYNAMICS, assemble, bias_rates, targeted_evidence
 
 KAPPA = Param(
     "kappa", B(2.0, 2.0), (0, 1), 0.6, "positive evidence a buffered threat adds to the targeted model", "dynamics"

@@ -1,7 +1,7 @@
 """``stable``: working models are traits; situations move only same-day state insecurity."""
 
 from asem_bayes.schema import Variant
-from models._common import assemble
+from ._common import assemble
 
 params, person_params = assemble()
 

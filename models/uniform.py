@@ -1,7 +1,7 @@
 """``uniform``: any positive situation updates both working models equally, no assimilation bias."""
 
 from asem_bayes.schema import Variant
-from models._common import BUFFER, THETA_NEG, THETA_POS, assemble, theta
+from ._common import BUFFER, THETA_NEG, THETA_POS, assemble, theta
 
 
 def evidence(xp, ev, p):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -152,3 +153,18 @@ def test_installed_console_script(tmp_path: Path):
     bad = subprocess.run([str(exe), "simulate", "--out", str(out), "--days", "-3"], capture_output=True, text=True,
                          timeout=120)  # fmt: skip
     assert bad.returncode == 2 and "must be at least 1" in bad.stderr
+
+
+def test_every_subcommand_help_shows_its_defaults(capsys):
+    """``asem <command> --help`` states the default of every option that has one."""
+    import pytest as _pytest
+
+    from asem_bayes.cli import SUBCOMMANDS, main
+
+    for name in SUBCOMMANDS:
+        with _pytest.raises(SystemExit):
+            main([name, "--help"])
+        text = re.sub(r"-\s+", "-", " ".join(capsys.readouterr().out.split()))  # argparse wraps at hyphens
+        if name == "fit":
+            for expected in ("--draws DRAWS default: 1000", "(default: person-week)", "--sampler", "default: nutpie"):
+                assert expected in text, (name, expected)

@@ -57,3 +57,18 @@ def test_variant_table_names_every_variant():
     section = text[text.index("## 7. Variants") : text.index("## 8.")]
     for name in list_variants():
         assert f"| `{name}` |" in section, name
+
+
+def test_api_reference_builds_without_warnings(tmp_path):
+    """``make docs``: Sphinx builds the API reference from the docstrings, warnings as errors."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("sphinx")
+    out = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", str(ROOT / "docs"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]

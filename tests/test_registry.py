@@ -189,7 +189,7 @@ def test_a_failed_load_leaves_nothing_half_registered():
             "-c",
             textwrap.dedent(
                 """
-                import models
+                import asem_bayes.models as models
                 from asem_bayes import registry
                 models.VARIANT_MODULES = ("stable", "no_such_variant")
                 try:

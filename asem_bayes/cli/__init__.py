@@ -11,11 +11,25 @@ import sys
 SUBCOMMANDS: tuple[str, ...] = ("variants", "simulate", "fit", "sbc", "recover", "compare")
 
 
+class _DefaultsParser(argparse.ArgumentParser):
+    """Subcommand parsers whose ``--help`` shows every option's default."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args, **kwargs):
+        # argparse prints no default for an option without help text: give those a line of their own
+        if args and str(args[0]).startswith("-") and "help" not in kwargs and kwargs.get("default") is not None:
+            kwargs["help"] = "default: %(default)s"
+        return super().add_argument(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="asem", description="Bayesian modelling of the Attachment Security Enhancement Model"
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_DefaultsParser)
     for name in SUBCOMMANDS:
         try:
             mod = importlib.import_module(f"asem_bayes.cli.{name}_cmd")

@@ -28,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
 
     import xarray as xr
 
+    from asem_bayes.asem_model import FORMAT, ASEMModel
     from asem_bayes.compare import compare, describe
 
     names = args.names or [f.stem for f in args.fits]
@@ -41,7 +42,10 @@ def run(args: argparse.Namespace) -> int:
     fits = {}
     for name, f in zip(names, args.fits, strict=True):
         with xr.open_datatree(f) as tree:
-            fits[name] = tree.load()
+            saved_by_model = tree.attrs.get("asem_format") == FORMAT
+            fits[name] = None if saved_by_model else tree.load()
+        if saved_by_model:  # the file leaves the log-likelihood out; loading recomputes it
+            fits[name] = ASEMModel.load(f).idata
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the problems are printed below
         table = compare(fits, method=args.method, var_name=args.var_name)

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from asem_bayes.options import LOO_UNITS, MISSING_EVENT_POLICIES, MODES, SAMPLERS
 from asem_bayes.simulate import SHARED_EVENT_POLICIES, SharedEventPolicy
 
 
@@ -20,21 +21,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--variant", default="asem")
     p.add_argument("--mapping", type=Path, help="column mapping (.toml/.yaml/.json) for foreign diary files")
-    p.add_argument("--mode", choices=("conditional", "joint"), help="condition on events or also score them")
-    p.add_argument("--sampler", default="nutpie", choices=("nutpie", "pymc", "numpyro", "blackjax"))
+    p.add_argument("--mode", choices=MODES, help="condition on events or also score them")
+    p.add_argument("--sampler", default="nutpie", choices=SAMPLERS)
     p.add_argument("--draws", type=int, default=1000)
     p.add_argument("--tune", type=int, default=1000)
     p.add_argument("--chains", type=int, default=4)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--target-accept", type=float, default=0.8)
-    p.add_argument("--missing-events", default="error", choices=("error", "absent", "person_rate"))
+    p.add_argument("--missing-events", default="error", choices=MISSING_EVENT_POLICIES)
     p.add_argument(
         "--shared-events",
         choices=SHARED_EVENT_POLICIES,
         help="diary tables: how partners' differing reports of a shared event (threat, dependence) are "
         "combined (default: the mapping's 'combine', else error; docs/model.md section 12)",
     )
-    p.add_argument("--loo-unit", default="person", choices=("person-day", "person-week", "person", "dyad"))
+    p.add_argument(
+        "--loo-unit",
+        default="person-week",
+        choices=LOO_UNITS,
+        help="leave-out unit of the stored log-likelihood (whole persons make PSIS-LOO unreliable)",
+    )
     p.add_argument("--ppc", action="store_true", help="add posterior predictive draws")
     p.add_argument(
         "--schema-coordinates",
@@ -77,8 +83,8 @@ def read_study(path: Path, mapping: Path | None = None, shared_events: SharedEve
 
 
 def run(args: argparse.Namespace) -> int:
+    from asem_bayes.asem_model import ASEMModel, SamplerConfig
     from asem_bayes.diagnostics import report
-    from asem_bayes.model import fit
 
     study = read_study(args.data, args.mapping, args.shared_events)
     notes = study.attrs.get("load_report")
@@ -93,21 +99,22 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:  # pragma: no cover
         pass
     print(f"fitting {args.variant!r} with {args.sampler} ({args.chains} chains x {args.draws} draws)...", flush=True)
-    result = fit(
+    config = SamplerConfig(
+        sampler=args.sampler, draws=args.draws, tune=args.tune, chains=args.chains, target_accept=args.target_accept
+    )
+    model = ASEMModel(
         study,
         args.variant,
-        sampler=args.sampler,
-        draws=args.draws,
-        tune=args.tune,
-        chains=args.chains,
-        seed=args.seed,
         mode=args.mode,
         missing_events=args.missing_events,
+        config=config,
+        reparam=not args.schema_coordinates,
+    )
+    result = model.fit(
+        args.seed,
         loo_unit=args.loo_unit,
         posterior_predictive=args.ppc,
         progressbar=not args.no_progress and sys.stderr.isatty(),
-        target_accept=args.target_accept,
-        reparam=not args.schema_coordinates,
     )
     truth = None
     if any(v.attrs.get("role") == "parameter" for v in study.data_vars.values()):
@@ -116,6 +123,6 @@ def run(args: argparse.Namespace) -> int:
         truth = ab.true_params(study)
     print(report(result, truth=truth))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    result.to_netcdf(args.out, engine="h5netcdf")
-    print(f"saved {args.out}")
+    model.save(args.out)
+    print(f"saved {args.out} (reload with asem_bayes.ASEMModel.load)")
     return 0

@@ -1,0 +1,373 @@
+"""``ASEMModel``: one object from a study and a variant to a fit you can save, reload and predict from.
+
+In the style of bambi's and pymc-marketing's model objects: build it from a study, a variant and
+a :class:`SamplerConfig`, then :meth:`ASEMModel.fit`; :meth:`~ASEMModel.refit` fits another study
+of the same design without recompiling; :meth:`~ASEMModel.sample_posterior_predictive` and
+:meth:`~ASEMModel.log_likelihood` work on any posterior, also one loaded from disk;
+:meth:`~ASEMModel.save` writes one compressed netCDF file that :meth:`ASEMModel.load` turns back
+into the same model (configuration, design, study, package version; a hash refuses a study that
+differs from the one fitted).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from asem_bayes import dims as D
+from asem_bayes.inputs import DataError, prepare_inputs
+from asem_bayes.model import CompiledModel, check_mode, log_likelihood, posterior_predictive, trajectories
+from asem_bayes.registry import get_variant
+
+__all__ = ["ASEMModel", "SamplerConfig", "study_hash", "FitFileError"]
+
+FORMAT = "asem-bayes fit 1"  # written into every saved fit; load refuses other formats
+
+
+class FitFileError(ValueError):
+    """A file is not a fit saved by :meth:`ASEMModel.save`, or does not match the study given."""
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """How a model is sampled.
+
+    Parameters
+    ----------
+    sampler : {"nutpie", "pymc", "numpyro", "blackjax"}
+        NUTS implementation (nutpie, compiled with numba, is the default).
+    draws, tune, chains : int
+        Draws kept per chain, warm-up draws per chain, chains.
+    target_accept : float
+        Target acceptance of the step-size adaptation (0.9 or more for final analyses).
+    cores : int or None
+        Chains run in parallel (default: one per chain).
+    """
+
+    sampler: str = "nutpie"
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
+    target_accept: float = 0.8
+    cores: int | None = None
+
+
+def study_hash(study: xr.Dataset) -> str:
+    """A hash of what a fit sees of a study: its observed variables, their coordinates and scale."""
+    h = hashlib.sha256()
+    for name in sorted(k for k in (*D.EVENTS, *D.DAILY_RATINGS, *D.TRAITS) if k in study):
+        x = np.ascontiguousarray(study[name].values, dtype=np.float64)
+        h.update(name.encode())
+        h.update(str(study[name].dims).encode())
+        h.update(x.tobytes())
+    for c in (D.DYAD, D.DAY, "wave_day"):
+        if c in study.coords:
+            h.update(np.asarray(study[c].values).astype(str).tobytes())
+    h.update(str(int(study.attrs.get("likert", 0) or 0)).encode())
+    return h.hexdigest()[:16]
+
+
+def _observed_study(study: xr.Dataset) -> xr.Dataset:
+    """The observed part of a study (events, ratings, traits, coordinates, scale) that a fit needs."""
+    keep = [k for k in (*D.EVENTS, *D.DAILY_RATINGS, *D.TRAITS) if k in study]
+    out = study[keep].copy()
+    out.attrs = {"likert": int(study.attrs.get("likert", 0) or 0)}
+    return out
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("asem-bayes")
+    except PackageNotFoundError:  # a source checkout that was never installed
+        return "unknown"
+
+
+class ASEMModel:
+    """An ASEM variant for one study, compiled once.
+
+    Parameters
+    ----------
+    study : xarray.Dataset
+        Simulated (:func:`asem_bayes.simulate`) or loaded (:func:`asem_bayes.load_diary`) study.
+    variant : str
+        ``stable``, ``uniform``, ``asem``, ``buffer_enhances`` or ``asem_fatigue``.
+    mode : {"conditional", "joint"} or None
+        Condition on the events, or also score them (default: the variant's default mode).
+    missing_events : {"error", "absent", "person_rate"}
+        Policy for missing event reports (docs/model.md section 10).
+    config : SamplerConfig or None
+        Sampler settings (default :class:`SamplerConfig`).
+    reparam : bool
+        Sample in the sheared coordinates (default; the same posterior, faster mixing).
+    compiled : CompiledModel or None
+        A model already compiled for this study's design, to share (as :meth:`refit` does);
+        ``variant``, ``mode`` and the sampler are then its own.
+
+    Examples
+    --------
+    >>> model = ASEMModel(study, "asem", config=SamplerConfig(draws=500))  # doctest: +SKIP
+    >>> idata = model.fit(seed=1)                                            # doctest: +SKIP
+    >>> model.save("fit.nc"); again = ASEMModel.load("fit.nc")              # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        study: xr.Dataset,
+        variant: str = "asem",
+        *,
+        mode: str | None = None,
+        missing_events: str = "error",
+        config: SamplerConfig | None = None,
+        reparam: bool = True,
+        compiled: CompiledModel | None = None,
+    ) -> None:
+        self.study = study
+        self.config = config or SamplerConfig()
+        self.missing_events = missing_events
+        self.reparam = reparam
+        self._variant = compiled.variant if compiled is not None else get_variant(variant)
+        self.mode = compiled.mode if compiled is not None else check_mode(self._variant, mode)
+        self._compiled_model = compiled
+        # What predictions and the log-likelihood need; the sampler's model compiles on first fit.
+        self._inputs = prepare_inputs(study, joint=self.mode == "joint", missing_events=missing_events)
+        self.idata: xr.DataTree | None = None
+
+    @property
+    def variant(self) -> str:
+        """The variant's name."""
+        return self._variant.name
+
+    @property
+    def _compiled(self) -> CompiledModel:
+        """The sampler's model, compiled on first use (loading a fit to predict from it does not)."""
+        if self._compiled_model is None:
+            self._compiled_model = CompiledModel(
+                self.study,
+                self._variant,
+                mode=self.mode,
+                sampler=self.config.sampler,
+                missing_events=self.missing_events,
+                trajectories=True,  # for plots; save() leaves them out of the file, load() recomputes them
+                reparam=self.reparam,
+            )
+        return self._compiled_model
+
+    def __repr__(self) -> str:
+        d = self._inputs
+        state = "fitted" if self.idata is not None else "not fitted"
+        return (
+            f"ASEMModel({self.variant!r}, mode={self.mode!r}, {d.n_dyads} dyads x {d.n_days} days, "
+            f"sampler={self.config.sampler!r}, {state})"
+        )
+
+    # -- fitting -------------------------------------------------------------------------------
+
+    def fit(
+        self,
+        seed: int | None = None,
+        *,
+        loo_unit: str | None = "person-week",
+        posterior_predictive: bool = False,
+        progressbar: bool = False,
+    ) -> xr.DataTree:
+        """Sample the posterior; keeps it as :attr:`idata` and returns it.
+
+        Parameters
+        ----------
+        seed : int or None
+            Sampler seed.
+        loo_unit : {"person-day", "person-week", "person", "dyad"} or None
+            Leave-out unit of the stored log-likelihood (``None`` skips it).
+        posterior_predictive : bool
+            Add replicated ratings and trait waves.
+        progressbar : bool
+            Show the sampler's progress.
+
+        Returns
+        -------
+        xarray.DataTree
+            ``posterior``, ``sample_stats``, ``observed_data``, ``constant_data``,
+            ``log_likelihood``, optionally ``posterior_predictive``; ``attrs`` record the variant,
+            mode, sampler settings, missing-event policy, seed, package version and study hash.
+        """
+        c = self.config
+        dt = self._compiled.fit(
+            self.study,
+            draws=c.draws,
+            tune=c.tune,
+            chains=c.chains,
+            seed=seed,
+            cores=c.cores,
+            loo_unit=loo_unit,
+            posterior_predictive=posterior_predictive,
+            progressbar=progressbar,
+            target_accept=c.target_accept,
+        )
+        dt.attrs.update(self._provenance())
+        self.idata = dt
+        return dt
+
+    def refit(self, study: xr.Dataset, seed: int | None = None, **kwargs: Any) -> ASEMModel:
+        """Fit another study of the same design with the compiled model (no recompiling).
+
+        Returns a new :class:`ASEMModel` for ``study``, already fitted (keyword arguments as in
+        :meth:`fit`).
+        """
+        key = prepare_inputs(study, joint=self.mode == "joint", missing_events=self.missing_events).design_key
+        if key != self._inputs.design_key:
+            raise DataError(
+                f"study design {key} differs from the compiled design "
+                f"{self._inputs.design_key}: build a new ASEMModel for it"
+            )
+        other = ASEMModel(
+            study,
+            self.variant,
+            missing_events=self.missing_events,
+            config=self.config,
+            reparam=self.reparam,
+            compiled=self._compiled,
+        )
+        other.fit(seed, **kwargs)
+        return other
+
+    def _posterior(self, idata: xr.DataTree | None) -> xr.Dataset:
+        idata = idata if idata is not None else self.idata
+        if idata is None:
+            raise RuntimeError("the model has no posterior yet: call fit() first, or pass idata")
+        return idata["posterior"].to_dataset()
+
+    def sample_posterior_predictive(self, idata: xr.DataTree | None = None, seed: int | None = None) -> xr.Dataset:
+        """Replicated daily ratings and trait waves for every posterior draw (default: :attr:`idata`)."""
+        rng = np.random.default_rng(seed)
+        return posterior_predictive(self._posterior(idata), self._inputs, self._variant, rng)
+
+    def log_likelihood(self, unit: str = "person-week", idata: xr.DataTree | None = None) -> xr.Dataset:
+        """Log-likelihood of every posterior draw summed within each leave-out ``unit``."""
+        return log_likelihood(self._posterior(idata), self._inputs, self._variant, self.mode, unit)
+
+    def kfold(self, k: int = 4, *, seed: int = 0, fold_seed: int = 0, unit: str = "person-week") -> xr.Dataset:
+        """Exact K-fold cross-validation of the fitted model (:func:`asem_bayes.kfold.kfold`).
+
+        Refits the compiled model ``k`` times, each with one fold of ``unit``\\ s held out; compare
+        models only on results with the same ``fold_seed``.
+        """
+        from asem_bayes.kfold import kfold
+
+        if self.idata is None:
+            raise RuntimeError("the model has no posterior yet: call fit() first")
+        if self.idata.attrs.get("loo_unit") != unit:
+            self.idata["log_likelihood"] = self.log_likelihood(unit)
+            self.idata.attrs["loo_unit"] = unit
+        c = self.config
+        return kfold(
+            self.idata, self.study, compiled=self._compiled, k=k, fold_seed=fold_seed, seed=seed,
+            draws=c.draws, tune=c.tune, chains=c.chains, cores=c.cores, target_accept=c.target_accept,
+        )  # fmt: skip
+
+    # -- saving and loading --------------------------------------------------------------------
+
+    def _provenance(self) -> dict[str, Any]:
+        return {
+            "asem_format": FORMAT,
+            "asem_version": _package_version(),
+            "asem_variant": self.variant,
+            "asem_mode": self.mode,
+            "missing_events": self.missing_events,
+            "sampler_config": json.dumps(asdict(self.config)),
+            "sampling_coordinates": "sheared" if self.reparam else "schema",
+            "study_hash": study_hash(self.study),
+        }
+
+    def save(self, path: str | Path, *, trajectories: bool = False) -> Path:
+        """Write the fit and its study to one compressed netCDF file.
+
+        The posterior's parameters keep float64 (summaries are unchanged). What :meth:`load`
+        recomputes exactly is left out: the standardised person effects ``*_z``, the
+        log-likelihood and, unless ``trajectories=True`` (then in float32), the working models'
+        trajectories.
+        """
+        if self.idata is None:
+            raise RuntimeError("nothing to save: call fit() first")
+        dt = self.idata.copy()
+        post = dt["posterior"].to_dataset()
+        traj = [k for k in ("self_model", "others_model") if k in post]
+        # What load() recomputes stays out: the standardised person effects, the log-likelihood
+        # and (unless asked for) the trajectories; a laptop-sized file for a full-size fit.
+        derived = [f"{pp.name}_z" for pp in self._variant.person_params if f"{pp.name}_z" in post]
+        dt["posterior"] = post.drop_vars(derived + ([] if trajectories else traj))
+        if "log_likelihood" in dt.children:
+            del dt["log_likelihood"]
+        dt["study"] = _observed_study(self.study)
+        dt.attrs.update(self._provenance())
+        path = Path(path)
+        enc = {}
+        for node in dt.subtree:
+            ds = node.to_dataset(inherit=False)
+            enc[node.path] = {
+                k: {"zlib": True, "complevel": 4, **({"dtype": "float32"} if k in traj else {})}
+                for k, v in ds.data_vars.items()
+                if v.dtype.kind in "fiub"
+            }
+        dt.to_netcdf(path, engine="h5netcdf", encoding=enc)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, study: xr.Dataset | None = None, *, config: SamplerConfig | None = None):
+        """Rebuild a saved model and its posterior from a file written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : path
+            The file.
+        study : xarray.Dataset or None
+            The study to attach; refused unless it is the one fitted (same hash). Default: the
+            study stored in the file.
+        config : SamplerConfig or None
+            Sampler settings for later refits (default: the saved ones).
+        """
+        dt = xr.open_datatree(path, engine="h5netcdf").load()
+        if dt.attrs.get("asem_format") != FORMAT:
+            raise FitFileError(f"{path} is not a fit saved by ASEMModel.save (no {FORMAT!r} marker)")
+        stored = dt["study"].to_dataset()
+        stored.attrs["likert"] = int(stored.attrs.get("likert", 0))
+        if study is not None and study_hash(study) != dt.attrs["study_hash"]:
+            raise FitFileError(
+                f"the study given differs from the one fitted in {path} (hash {study_hash(study)} against "
+                f"{dt.attrs['study_hash']}): load without a study to use the stored one"
+            )
+        saved = SamplerConfig(**json.loads(dt.attrs["sampler_config"]))
+        model = cls(
+            study if study is not None else stored,
+            get_variant(dt.attrs["asem_variant"]).name,
+            mode=dt.attrs["asem_mode"],
+            missing_events=dt.attrs["missing_events"],
+            config=config or saved,
+            reparam=dt.attrs.get("sampling_coordinates", "sheared") == "sheared",
+        )
+        groups = {node.path: node.to_dataset(inherit=False) for node in dt.subtree if node.name != "study"}
+        post = groups["/posterior"]
+        if "self_model" not in post:
+            groups["/posterior"] = post.merge(trajectories(post, model._inputs, model._variant))
+        model.idata = xr.DataTree.from_dict(groups)
+        model.idata.attrs.update(dt.attrs)
+        if dt.attrs.get("loo_unit"):
+            model.idata["log_likelihood"] = model.log_likelihood(dt.attrs["loo_unit"])
+        return model
+
+    def with_config(self, **changes: Any) -> ASEMModel:
+        """The same compiled model with other sampler settings (the sampler itself cannot change)."""
+        config = replace(self.config, **changes)
+        if config.sampler != self.config.sampler:
+            raise ValueError("a different sampler needs a new ASEMModel (it compiles another density)")
+        return ASEMModel(
+            self.study, self.variant, missing_events=self.missing_events, config=config,
+            reparam=self.reparam, compiled=self._compiled,
+        )  # fmt: skip
