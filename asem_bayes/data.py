@@ -685,6 +685,30 @@ class _Reader:
             value=_py(values[0]),
         )
 
+    def days(self, column: str, dyad: np.ndarray) -> tuple[np.ndarray, bool]:
+        """The day column as study days, and whether it held calendar dates.
+
+        Numbers are taken as they are. Dates (ISO ``2024-03-01``, with or without a time, or a
+        datetime column) become days since the couple's first diary date, so each couple starts on
+        day 0 and gaps between dates are kept as missed days.
+        """
+        col = self.t.frame[column]
+        if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            return self.numeric(column, what="the day"), False
+        text = col.astype("string").str.strip()
+        if pd.to_numeric(text, errors="coerce").notna().all():
+            return self.numeric(column, what="the day"), False
+        dates = pd.to_datetime(text, errors="coerce", format="ISO8601")
+        if not pd.api.types.is_datetime64_any_dtype(col) and dates.notna().mean() < 0.5:
+            return self.numeric(column, what="the day"), False  # not a date column: numeric() names the rows
+        bad = dates.isna().to_numpy()
+        if bad.any():
+            pos = np.flatnonzero(bad)
+            raise self.many("not a date (use YYYY-MM-DD) or missing day", column, pos, col.to_numpy()[pos])
+        day = dates.dt.normalize()
+        first = day.groupby(pd.Series(dyad, index=day.index)).transform("min")
+        return (day - first).dt.days.to_numpy(dtype=float), True
+
     def numeric(self, column: str, extra_missing: Sequence[Any] = (), what: str = "") -> np.ndarray:
         """A column as float64 with NaN for missing codes; non-numbers raise."""
         col = self.t.frame[column]
@@ -1034,7 +1058,12 @@ def load_diary(
 
     # Ids.
     dyad = rd.labels(m.ids[D.DYAD], "dyad")
-    day = rd.numeric(m.ids[D.DAY], what="the day")
+    day, dated = rd.days(m.ids[D.DAY], dyad)
+    if dated:
+        report.notes.append(
+            f"{m.ids[D.DAY]!r} holds dates: read as days since each couple's first diary date "
+            "(gaps kept as missed days)"
+        )
     if np.isnan(day).any():
         pos = np.flatnonzero(np.isnan(day))
         raise rd.many("missing day", m.ids[D.DAY], pos, frame[m.ids[D.DAY]].to_numpy()[pos])

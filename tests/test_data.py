@@ -594,3 +594,28 @@ def test_load_report_names_couples_with_shorter_diaries():
         return_report=True,
     )[1]
     assert "1 dyad(s) report on fewer days than the study spans ('b': days 0..1)" in str(rep)
+
+
+def test_dated_diaries_become_study_days_with_gaps_kept(tmp_path):
+    """A day column of ISO dates: each couple's first date is its day 0, a skipped date stays a
+    missed day, and the load report says how the dates were read. Control: a date that does not
+    parse is an error naming its row."""
+    import pandas as pd
+
+    from asem_bayes.data import DiaryError, load_diary
+
+    df = ab.to_long(ab.simulate("asem", 3, 6, seed=1))
+    start = {0: "2024-03-01", 1: "2024-05-10", 2: "2024-02-27"}  # couples start on other dates
+    dates = [pd.Timestamp(start[d]) + pd.Timedelta(days=int(t)) for d, t in zip(df.dyad, df.day, strict=True)]
+    df["day"] = [x.date().isoformat() for x in dates]
+    df = df[~((df.dyad == 1) & (df.day == "2024-05-12"))]  # couple 1 skipped its third day
+    df.to_csv(tmp_path / "dated.csv", index=False)
+    study = load_diary(tmp_path / "dated.csv")
+    assert list(study["day"].values) == list(range(6))
+    y = study["state_anxiety"].values
+    assert np.isnan(y[1, :, 2]).all() and not np.isnan(y[1, :, 3]).any()
+    assert "holds dates" in study.attrs["load_report"]
+    df.loc[df.index[4], "day"] = "2024-13-45"
+    df.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(DiaryError, match="not a date"):
+        load_diary(tmp_path / "bad.csv")
