@@ -207,7 +207,10 @@ def _fill_missing(
     if policy == "error":
         raise DataError(
             f"event {name!r} is missing on {int(nan.sum())} person-day(s), first at "
-            f"{_where(nan, D.PERSON_DAY_DIMS, data)}; choose missing_events='absent' or 'person_rate'"
+            f"{_where(nan, D.PERSON_DAY_DIMS, data)}; choose a policy for missing event reports: "
+            "'absent' (a missed report means the event did not happen) or 'person_rate' (the person's own "
+            "rate), as missing_events='absent' in Python or --missing-events absent on the command line "
+            "(docs/model.md section 10)"
         )
     fill = np.zeros_like(x) if policy == "absent" else _person_rate_fill(name, x, threat, threat_filled)
     how = " (buffering: given the day's threat)" if name in BUFFERING and policy == "person_rate" else ""

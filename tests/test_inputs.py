@@ -153,3 +153,10 @@ def test_a_couples_rate_counts_its_own_diary_days_only():
     inp = prepare_inputs(ab.from_long(df), missing_events="person_rate")
     reported = df.loc[me & (df["day"] != 5), "confidence"]
     np.testing.assert_allclose(inp.events["confidence"][5, 1, 0], reported.mean())
+
+
+def test_missing_event_error_names_both_spellings():
+    """A CLI user is told the option to pass, a Python user the argument."""
+    study = ab.simulate("asem", 3, 8, design=ab.Design(missing_days=0.3), seed=2)
+    with pytest.raises(DataError, match=r"missing_events='absent'.*--missing-events absent"):
+        prepare_inputs(study)
