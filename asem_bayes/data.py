@@ -1119,6 +1119,7 @@ def load_diary(
     work["_day"] = work["_day"].astype(np.int64)
 
     # Persons -> roles 0/1 within each dyad (sorted person ids; column order in dyad-wide files).
+    person_ids: dict[Any, list[str]] = {}
     if wide:
         work["_role"] = work["_pid"]
     else:
@@ -1151,6 +1152,7 @@ def load_diary(
         if len(work) == 0:
             raise DiaryError("no dyad has both partners in the file", source=table.source)
         report.notes.append(f"person 0 of each dyad is the lower id in {m.ids[D.PERSON]!r}, person 1 the higher")
+        person_ids = {d: [str(_py(x)) for x in p] + [""] * (2 - len(p)) for d, p in order.items()}
 
     # The full (dyad, role, day) grid.
     uniq = np.asarray(work["_dyad"].unique())
@@ -1321,8 +1323,12 @@ def load_diary(
         x = ds[key].values
         report.missing[key] = (int(np.isnan(x).sum()), int(x.size))
     _note_short_diaries(ds, report)
+    if person_ids:  # the file's own person labels, kept so a saved fit can be read back against them
+        labels = np.asarray([person_ids.get(_py(d), ["", ""]) for d in ds[D.DYAD].values], dtype=object)
+        ds["person_id"] = (D.PERSON_DIMS, labels, {"role": "id", "column": m.ids[D.PERSON]})
     ds.attrs.update(
         source=table.source,
+        mapping=str(m.source),
         layout=lay,
         scales=json.dumps({k: s.describe() for k, s in m.columns.items()}),
         load_report=str(report),

@@ -89,3 +89,19 @@ def test_load_refuses_another_study_and_foreign_files(fitted, tmp_path):
     fitted.study.to_netcdf(tmp_path / "study.nc")
     with pytest.raises(FitFileError, match="not a fit saved"):
         ASEMModel.load(tmp_path / "study.nc")
+
+
+def test_saved_fit_keeps_where_the_data_came_from(fitted, tmp_path):
+    """A loaded diary's file, mapping, load report and the file's own person ids travel with the fit."""
+    study = fitted.study.copy()
+    study.attrs.update(source="diary.csv", mapping="mapping.toml", load_report="Diary diary.csv: 24 rows")
+    ids = np.asarray([[f"P{2 * d}", f"P{2 * d + 1}"] for d in range(study.sizes["dyad"])], dtype=object)
+    study["person_id"] = (("dyad", "person"), ids, {"role": "id"})
+    model = ASEMModel(study, config=CONFIG, compiled=fitted._compiled)
+    model.idata = fitted.idata
+    with xr.open_datatree(model.save(tmp_path / "fit.nc")) as dt:
+        stored = dt["study"]
+        assert stored.attrs["source"] == "diary.csv" and stored.attrs["mapping"] == "mapping.toml"
+        assert "24 rows" in stored.attrs["load_report"]
+        assert stored["person_id"].values[1, 0] == "P2"
+    assert ASEMModel.load(tmp_path / "fit.nc").study.attrs["source"] == "diary.csv"
