@@ -80,11 +80,10 @@ def _observed_study(study: xr.Dataset) -> xr.Dataset:
     """The observed part of a study that a fit needs (events, ratings, traits, coordinates, scale),
     with where it came from: the file, the mapping, the load report and the file's person ids."""
     keep = [k for k in (*D.EVENTS, *D.DAILY_RATINGS, *D.TRAITS) if k in study]
-    keep += [k for k, v in study.data_vars.items() if v.attrs.get("role") == "id"]
-    out = study[keep].copy()
-    for k in out.data_vars:
+    out = study[keep].copy()  # keeps the coordinates, the file's person ids (person_id) among them
+    for k in out.coords:
         if out[k].dtype == object:  # netCDF stores labels as fixed strings
-            out[k] = out[k].astype(str)
+            out = out.assign_coords({k: out[k].astype(str)})
     out.attrs = {"likert": int(study.attrs.get("likert", 0) or 0)}
     out.attrs.update({k: str(study.attrs[k]) for k in PROVENANCE if k in study.attrs})
     return out

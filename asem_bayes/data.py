@@ -1325,7 +1325,7 @@ def load_diary(
     _note_short_diaries(ds, report)
     if person_ids:  # the file's own person labels, kept so a saved fit can be read back against them
         labels = np.asarray([person_ids.get(_py(d), ["", ""]) for d in ds[D.DYAD].values], dtype=object)
-        ds["person_id"] = (D.PERSON_DIMS, labels, {"role": "id", "column": m.ids[D.PERSON]})
+        ds = ds.assign_coords(person_id=(D.PERSON_DIMS, labels.astype(str), {"column": m.ids[D.PERSON]}))
     ds.attrs.update(
         source=table.source,
         mapping=str(m.source),

@@ -96,7 +96,7 @@ def test_saved_fit_keeps_where_the_data_came_from(fitted, tmp_path):
     study = fitted.study.copy()
     study.attrs.update(source="diary.csv", mapping="mapping.toml", load_report="Diary diary.csv: 24 rows")
     ids = np.asarray([[f"P{2 * d}", f"P{2 * d + 1}"] for d in range(study.sizes["dyad"])], dtype=object)
-    study["person_id"] = (("dyad", "person"), ids, {"role": "id"})
+    study = study.assign_coords(person_id=(("dyad", "person"), ids))
     model = ASEMModel(study, config=CONFIG, compiled=fitted._compiled)
     model.idata = fitted.idata
     with xr.open_datatree(model.save(tmp_path / "fit.nc")) as dt:
