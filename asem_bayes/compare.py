@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["compare", "ComparisonError", "loo_problems"]
+__all__ = ["compare", "ComparisonError", "loo_problems", "format_table", "COLUMNS"]
 
 
 class ComparisonError(ValueError):
@@ -241,6 +241,43 @@ def parsimonious_choice(
     return str(min(ok, key=lambda n: (complexity[n], order.index(n))))
 
 
+# What each column of the printed comparison means (format_table's columns, in order).
+COLUMNS: dict[str, str] = {
+    "rank": "1 = best predictive fit",
+    "elpd": "expected log predictive density over the held-out units (higher is better)",
+    "se": "its standard error",
+    "elpd_diff": "elpd minus the best fit's (0 for the best)",
+    "dse": "standard error of that difference",
+    "p_worse": "probability that this fit predicts worse than the best (normal approximation)",
+    "p_loo": "effective number of parameters",
+    "weight": "stacking weight: the best predictive mixture of the fits, not a probability that a fit is true",
+    "n_units": "held-out units",
+    "k_bad": "units whose Pareto k is too high for PSIS-LOO to be trusted (K-fold: none apply)",
+}
+
+
+def format_table(table: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
+    """The comparison for reading: ranks from 1, rounded numbers and the columns of :data:`COLUMNS`
+    (ArviZ's diagnostic flags ``diag_diff``/``diag_elpd`` become the words of :func:`describe`)."""
+    out = pd.DataFrame(index=table.index)
+    out["rank"] = table["rank"].astype(int) + 1
+    for col in ("elpd", "se", "elpd_diff", "dse"):
+        out[col] = table[col].astype(float).round(digits)
+    out["p_worse"] = table["p_worse"].astype(float).round(2) if "p_worse" in table else np.nan
+    out["p_loo"] = table["p"].astype(float).round(digits) if "p" in table else np.nan
+    out["weight"] = table["weight"].astype(float).round(2)
+    for col in ("n_units", "k_bad"):
+        if col in table:
+            out[col] = table[col].astype(int)
+    out.index.name = "fit"
+    return out
+
+
+def legend(table: pd.DataFrame) -> str:
+    """One line per column of :func:`format_table`'s output."""
+    return "\n".join(f"  {c:<9} {COLUMNS[c]}" for c in table.columns if c in COLUMNS)
+
+
 def describe(table: pd.DataFrame) -> str:
     """The comparison in a few sentences."""
     best = table.index[0]
@@ -255,5 +292,11 @@ def describe(table: pd.DataFrame) -> str:
         else:
             how = f"is worse by {abs(diff):.1f} elpd (standard error {dse:.1f})"
         lines.append(f"{name!r} {how}; stacking weight {float(table.loc[name, 'weight']):.2f}.")
+    weights = table["weight"].astype(float)
+    if weights.max() > 0.99 and len(table) > 1:
+        lines.append(
+            "Stacking puts (almost) all weight on one fit whenever it predicts best, even by a little: "
+            "read the elpd differences and their standard errors, not the weights, for how decisive it is."
+        )
     lines += table.attrs.get("problems", [])
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 import xarray as xr
 
 import asem_bayes as ab
-from asem_bayes.compare import ComparisonError, describe, loo_problems, parsimonious_choice
+from asem_bayes.compare import COLUMNS, ComparisonError, describe, format_table, loo_problems, parsimonious_choice
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +38,9 @@ def test_compare_two_real_fits(two_fits):
     np.testing.assert_allclose(table["weight"].sum(), 1.0, atol=1e-6)
     text = describe(table)
     assert "Best predictive fit" in text and "person" in text
+    shown = format_table(table)
+    assert list(shown["rank"]) == [1, 2] and set(shown.columns) <= set(COLUMNS)
+    assert all(len(str(x).split(".")[-1]) <= 2 for x in shown["elpd"])  # rounded for reading
 
 
 def test_refuses_different_loo_units(two_fits):
@@ -121,5 +125,8 @@ def test_compare_cli(tmp_path, two_fits, capsys):
     assert main(["compare", str(tmp_path / "a.nc"), str(tmp_path / "b.nc")]) == 0
     out = capsys.readouterr().out
     assert "elpd" in out and "Best predictive fit" in out
+    # every printed column is explained, ranks start at 1, ArviZ's raw flags are not shown
+    assert "stacking weight: the best predictive mixture" in out and "diag_diff" not in out
+    assert re.search(r"^[ab]\s+1\s", out, flags=re.M) and "p_worse" in out
     assert main(["compare", str(tmp_path / "a.nc"), str(tmp_path / "wk.nc")]) == 2
     assert "leave-out units" in capsys.readouterr().err

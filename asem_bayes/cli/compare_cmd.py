@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     import xarray as xr
 
     from asem_bayes.asem_model import FORMAT, ASEMModel
-    from asem_bayes.compare import compare, describe
+    from asem_bayes.compare import compare, describe, format_table, legend
 
     names = args.names or [f.stem for f in args.fits]
     if len(names) != len(args.fits):
@@ -49,7 +49,9 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the problems are printed below
         table = compare(fits, method=args.method, var_name=args.var_name)
-    print(table.to_string())
+    shown = format_table(table)
+    print(shown.to_string())
+    print(legend(shown))
     print()
     print(describe(table))
     if args.csv:
