@@ -12,7 +12,7 @@ import xarray as xr
 
 from asem_bayes.registry import get_variant
 
-__all__ = ["Diagnostics", "diagnose", "summary_table", "report"]
+__all__ = ["Diagnostics", "diagnose", "summary_table", "report", "uninformed", "uninformed_lines"]
 
 RHAT_MAX = 1.01
 ESS_MIN = 400  # bulk and tail, all chains together (Vehtari et al. 2021)
@@ -55,12 +55,34 @@ class Diagnostics:
         }
 
 
-def _population_names(fit: xr.DataTree) -> list[str]:
-    """Population parameters the fit's likelihood informs: in the conditional mode the
-    event-model parameters meet no data (their posterior is their prior) and are left out."""
+def uninformed(fit: xr.DataTree) -> dict[str, str]:
+    """Parameters the fit's data cannot inform, with the reason (recorded by the fit); in the
+    conditional mode at least the event model's."""
+    import json
+
+    if "uninformed" in fit.attrs:
+        return dict(json.loads(fit.attrs["uninformed"]))
     v = get_variant(fit.attrs.get("asem_variant", "asem"))
-    conditional = fit.attrs.get("asem_mode") == "conditional"
-    return [p.name for p in v.params if p.name in fit.posterior and not (conditional and p.group == "events")]
+    if fit.attrs.get("asem_mode") != "conditional":
+        return {}
+    why = "event-model parameter: the conditional mode does not score events (fit with mode='joint')"
+    return {p.name: why for p in v.params if p.group == "events"}
+
+
+def _population_names(fit: xr.DataTree) -> list[str]:
+    """Population parameters the fit's likelihood informs (an uninformed one's posterior is its
+    prior, so it is left out of the estimates)."""
+    v = get_variant(fit.attrs.get("asem_variant", "asem"))
+    skip = uninformed(fit)
+    return [p.name for p in v.params if p.name in fit.posterior and p.name not in skip]
+
+
+def uninformed_lines(missing: dict[str, str]) -> list[str]:
+    """Uninformed parameters grouped by reason, one short line per reason."""
+    by_reason: dict[str, list[str]] = {}
+    for name, why in missing.items():
+        by_reason.setdefault(why, []).append(name)
+    return [f"  {', '.join(names)}: {why}" for why, names in by_reason.items()]
 
 
 def diagnose(fit: xr.DataTree, var_names: list[str] | None = None) -> Diagnostics:
@@ -133,8 +155,13 @@ def report(fit: xr.DataTree, truth: dict[str, Any] | None = None, ci_prob: float
         lines.append(
             f"{int(tab['covered'].sum())} of {len(tab)} population parameters covered by their {ci_prob:.0%} interval"
         )
-    if fit.attrs.get("asem_mode") == "conditional":
-        lines.append("event-model parameters (a0..y1) are not shown: the conditional mode does not inform them")
+    missing = uninformed(fit)
+    if missing:
+        lines.append(
+            f"Not estimated: {len(missing)} parameter(s) that these data cannot inform (their posterior is their "
+            "prior, so they are not in the table and should not be read as estimates):"
+        )
+        lines += uninformed_lines(missing)
     lines += d.lines()[1:]
     notes = fit.attrs.get("notes")
     if notes:

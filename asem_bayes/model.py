@@ -7,6 +7,7 @@ on the unbounded latents of the working models, compiled with its adjoint
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -620,6 +621,8 @@ class CompiledModel:
             and, on request, ``posterior_predictive``. ``attrs`` record the variant, mode,
             sampler, seed, compile and sampling seconds.
         """
+        from asem_bayes.coverage import uninformed_parameters  # (coverage builds on this module)
+
         inp = self.prepare(data)
         if inp.design_key != self.design_key:
             raise DataError(
@@ -685,6 +688,7 @@ class CompiledModel:
             sample_seconds=float(sample_seconds),
             loo_unit=loo_unit or "",
             notes="; ".join(inp.notes),
+            uninformed=json.dumps(uninformed_parameters(inp, self.variant, self.mode)),
         )
         return dt
 

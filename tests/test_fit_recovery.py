@@ -72,3 +72,21 @@ def test_stable_misfits_trait_change_where_asem_fits(stable_fit, asem_small_fit)
     assert (asem["p_value"] > 0.01).all(), asem
     # ... under `stable` it lies far outside them (two-sided p < 0.01) for at least one trait.
     assert (stable["p_value"] < 0.01).any(), stable
+
+
+def test_report_separates_uninformed_parameters(asem_small_fit):
+    """Parameters the data cannot inform are named, grouped by reason, and kept out of the
+    estimates; the fit records them. Control: a parameter marked uninformed leaves the table."""
+    import json
+
+    from asem_bayes.diagnostics import report
+
+    recorded = json.loads(asem_small_fit.attrs["uninformed"])
+    assert set(recorded) == {p.name for p in ab.get_variant("asem").params if p.group == "events"}
+    text = report(asem_small_fit)
+    table = text.split("\n\n")[0]
+    assert "Not estimated: 13 parameter(s)" in text and "\na0 " not in table and "\nk_A " in table
+    assert len(max(text.splitlines(), key=len)) < 200  # grouped by reason, not one long line
+    marked = asem_small_fit.copy()
+    marked.attrs["uninformed"] = json.dumps({**recorded, "m_A": "needs 'trait_anxiety' waves"})
+    assert "\nm_A " in table and "\nm_A " not in report(marked).split("\n\n")[0]

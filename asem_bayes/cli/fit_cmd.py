@@ -92,10 +92,12 @@ def run(args: argparse.Namespace) -> int:
         print(notes)
     try:
         from asem_bayes.coverage import uninformed_parameters
+        from asem_bayes.diagnostics import uninformed_lines
 
         missing = uninformed_parameters(study, args.variant, args.mode)
         if missing:
-            print("the data cannot inform:", "; ".join(f"{k} ({why})" for k, why in missing.items()))
+            print(f"these data cannot inform {len(missing)} parameter(s) (their posterior will be their prior):")
+            print("\n".join(uninformed_lines(missing)))
     except ImportError:  # pragma: no cover
         pass
     print(f"fitting {args.variant!r} with {args.sampler} ({args.chains} chains x {args.draws} draws)...", flush=True)
