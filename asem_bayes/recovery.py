@@ -25,7 +25,7 @@ import xarray as xr
 
 from asem_bayes.registry import get_variant
 from asem_bayes.sbc.backends import informed_params
-from asem_bayes.sbc.runner import Store, execute, guarded, task_seeds, worker_cached
+from asem_bayes.sbc.runner import RunCounts, Store, execute, guarded, task_seeds, worker_cached
 
 __all__ = [
     "parameter_recovery",
@@ -148,7 +148,6 @@ class _Settings:
 
 @dataclass(frozen=True)
 class _RecJob:
-    root: str
     settings: _Settings
     true: str
     rep: int
@@ -221,7 +220,7 @@ def _recovery_task(job: _RecJob) -> dict[str, Any]:
             groups["kfold"] = kfold_dataset(res)
         return xr.DataTree.from_dict(groups)
 
-    return guarded(job.root, fit_key(job.true, job.rep, job.candidate), work)
+    return guarded(fit_key(job.true, job.rep, job.candidate), work)
 
 
 def kfold_dataset(res: Any) -> xr.Dataset:
@@ -264,7 +263,7 @@ def _recovery_batch(jobs: list[_RecJob]) -> list[dict[str, Any]]:
 
 def _recovery_jax_batch(jobs: list[_RecJob]) -> list[dict[str, Any]]:
     """Fits of one candidate, all at once with the JAX sampler (``backend="jax-vmap"``); each
-    fit's file is written (or its error recorded) after the batch."""
+    fit's outcome is returned (and stored by the caller) after the batch."""
     from asem_bayes import jax_model
     from asem_bayes.model import log_likelihood
     from asem_bayes.sbc.jax_backend import JaxVmapBackend
@@ -342,7 +341,7 @@ def _recovery_jax_batch(jobs: list[_RecJob]) -> list[dict[str, Any]]:
         )
 
     return [
-        guarded(job.root, fit_key(job.true, job.rep, cand), lambda n=n, job=job: work(n, job))
+        guarded(fit_key(job.true, job.rep, cand), lambda n=n, job=job: work(n, job))
         for n, job in enumerate(jobs)
     ]
 
@@ -429,7 +428,8 @@ def run_model_recovery(
     seed : int
         Run seed (datasets and fits derive their seeds from it and their indices).
     workers, scheduler, client, progress
-        As in :func:`asem_bayes.sbc.run_sbc`.
+        As in :func:`asem_bayes.sbc.run_sbc` (on Dask, the workers return the fits and this
+        process writes them into ``out``; no shared file system needed).
     retry_failed : bool
         Refit fits whose earlier attempt failed.
     backend : {"nutpie", "jax-vmap"}
@@ -474,14 +474,17 @@ def run_model_recovery(
                   int(kfold))
     store = Store(out, s.config())
     jobs = []
+    skipped = skipped_failed = 0
     # Ordered by candidate: a worker compiles a candidate's model the first time it meets it.
     for cand in candidates:
         for true in variants:
             for rep in range(reps):
                 k = fit_key(true, rep, cand)
                 if store.has_fit(k) or (store.has_error(k) and not retry_failed):
+                    skipped += 1
+                    skipped_failed += not store.has_fit(k)
                     continue
-                jobs.append(_RecJob(str(store.root), s, true, rep, cand))
+                jobs.append(_RecJob(s, true, rep, cand))
     t0 = time.perf_counter()
     n_slots = workers if scheduler is None and client is None else 2 * len(candidates)
     fn, tasks = (
@@ -489,11 +492,12 @@ def run_model_recovery(
         if backend == "jax-vmap"
         else (_recovery_batch, _batches(jobs, n_slots))
     )
-    execute(fn, tasks, workers=workers, scheduler=scheduler, client=client, progress=progress,
-            desc="recovery fits", total=len(jobs))
+    keys = [[fit_key(j.true, j.rep, j.candidate) for j in task] for task in tasks]
+    statuses = execute(fn, tasks, store=store, keys=keys, workers=workers, scheduler=scheduler, client=client,
+                       progress=progress, desc="recovery fits", total=len(jobs))
     res = load_recovery(out, reps=reps)
     res.run_seconds = time.perf_counter() - t0
-    res.fitted_now = len(jobs)
+    res.run = RunCounts.of(statuses, skipped=skipped, skipped_failed=skipped_failed)
     return res
 
 
@@ -587,7 +591,10 @@ class RecoveryResult:
     parameters : DataFrame
         Parameter recovery of the true variant's own fit (see :func:`parameter_recovery`).
     failed : dict
-        Fit key -> last line of its error.
+        Fit key -> last line of its error (every recorded failure in the store).
+    run : RunCounts or None
+        What the run that made this result did (fitted, failed and skipped fits); ``None`` for
+        a result loaded from disk.
     """
 
     loo: pd.DataFrame
@@ -598,7 +605,12 @@ class RecoveryResult:
     failed: dict[str, str] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     run_seconds: float = float("nan")
-    fitted_now: int = 0
+    run: RunCounts | None = None
+
+    @property
+    def fitted_now(self) -> int:
+        """Fits that finished in the run that made this result (0 for a result loaded from disk)."""
+        return self.run.fitted if self.run is not None else 0
 
     def confusion(self, normalize: bool = True, rule: str = "max") -> pd.DataFrame:
         """Rows: true variant; columns: selected variant (share of datasets, or counts).
@@ -661,6 +673,8 @@ class RecoveryResult:
             )
         for k, msg in sorted(self.failed.items()):
             lines.append(f"{k} failed: {msg}")
+        if self.run is not None:
+            lines.append(self.run.describe() + ".")
         return "\n".join(lines)
 
     def to_json(self) -> str:

@@ -68,7 +68,7 @@ def test_confusion_matrix_and_weights():
 def test_fits_are_batched_by_candidate():
     from asem_bayes.recovery import _batches, _RecJob
 
-    jobs = [_RecJob("r", None, t, r, c) for c in ("stable", "asem") for t in ("stable", "asem") for r in range(3)]
+    jobs = [_RecJob(None, t, r, c) for c in ("stable", "asem") for t in ("stable", "asem") for r in range(3)]
     one = _batches(jobs, workers=1)
     assert len(one) == 2 and all(len({j.candidate for j in b}) == 1 for b in one)
     four = _batches(jobs, workers=4)  # 2 candidates x 2 pieces: every worker busy, each compiles once

@@ -195,10 +195,18 @@ def test_failing_simulation_is_recorded_and_run_continues(tmp_path):
     text = (tmp_path / "fail" / "errors" / "sim_00002.txt").read_text()
     assert "Traceback" in text and "RuntimeError" in text
     assert "simulation(s) failed (2)" in res.summary() and "simulation(s) failed (5)" in res.summary()
+    # the run's counts: fitted, failed and skipped apart (a failed fit is not counted as fitted)
+    assert (res.run.fitted, res.run.failed, res.run.skipped) == (6, 2, 0)
+    assert "This run: 6 fitted, 2 failed, 0 skipped" in res.summary()
     # By default a recorded failure is not retried; --retry-failed refits it.
-    assert _run(tmp_path / "fail", MockBackend(), n=8).fitted_now == 0
+    again = _run(tmp_path / "fail", MockBackend(), n=8)
+    assert again.fitted_now == 0
+    assert (again.run.fitted, again.run.failed, again.run.skipped, again.run.skipped_failed) == (0, 0, 8, 2)
+    assert "2 of them failed before and were not retried" in again.run.describe()
     res2 = _run(tmp_path / "fail", MockBackend(), n=8, retry_failed=True)
     assert res2.fitted_now == 2 and res2.n_sims == 8 and not res2.failed
+    assert (res2.run.fitted, res2.run.failed, res2.run.skipped) == (2, 0, 6)
+    assert load_sbc(tmp_path / "fail").run is None  # a result read from disk claims no run
     assert not (tmp_path / "fail" / "errors" / "sim_00002.txt").exists()
 
 
@@ -328,4 +336,7 @@ def test_cli_sbc_mock_with_thin_to_ess(tmp_path, capsys):
     text = capsys.readouterr().out
     # Independent mock draws: the ESS is the number of draws, so nothing is thinned further.
     assert "30 simulations ranked" in text and "99 thinned draws each" in text
+    assert "This run: 30 fitted, 0 failed, 0 skipped (already in the store)" in text
     assert (out / "uniformity.csv").exists()
+    assert main([*args, "--out", str(out)]) == 0  # resumed: nothing left to fit
+    assert "This run: 0 fitted, 0 failed, 30 skipped (already in the store)" in capsys.readouterr().out

@@ -46,7 +46,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--kfold", type=int, default=0,
                    help="select by exact K-fold at --loo-unit with this many folds (K more fits per fit; "
                         "use --loo-unit person-week) instead of PSIS-LOO (default 0: PSIS-LOO)")
-    p.add_argument("--scheduler", default=None, help="Dask scheduler address: run there instead")
+    p.add_argument("--scheduler", default=None,
+                   help="Dask scheduler address (tcp://host:8786): run there instead; every worker needs asem_bayes "
+                        "installed, the results come back here and are written to OUT")
     p.add_argument("--retry-failed", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-plots", action="store_true")
@@ -96,5 +98,5 @@ def run(args: argparse.Namespace) -> int:
 
         matplotlib.use("Agg")
         res.plot_confusion(args.out / "confusion.png")
-    print(f"fitted now: {res.fitted_now}, wall time {res.run_seconds:.0f} s; results in {args.out}")
+    print(f"wall time {res.run_seconds:.0f} s; results in {args.out}")  # the run's counts are in the summary
     return 0

@@ -12,7 +12,8 @@ Split as in the R package SBC:
   with JAX (``vmap`` over datasets and chains; for an accelerator), :class:`MockBackend`
   draws the toy problem's exact (or a deliberately wrong) posterior;
 - **compute** (:mod:`~asem_bayes.sbc.compute`): :func:`run_sbc` runs the fits on a process pool or
-  a Dask cluster, one checkpoint file per simulation (resumable after a crash), and ranks the
+  a Dask cluster (:mod:`~asem_bayes.sbc.runner`: the workers return each fit and this process
+  writes it), one checkpoint file per simulation (resumable after a crash), and ranks the
   truth among thinned draws for every parameter and test quantity
   (:mod:`~asem_bayes.sbc.quantities`: log-likelihood of the data, working-model change);
   :func:`load_sbc` re-ranks stored fits with new quantities without refitting.
@@ -27,7 +28,7 @@ from asem_bayes.sbc.compute import SBCResult, load_sbc, rank_fit, run_sbc
 from asem_bayes.sbc.datasets import DEFAULT_EXOGENOUS_EVENTS, AsemGenerator, NormalGenerator
 from asem_bayes.sbc.jax_backend import JaxVmapBackend
 from asem_bayes.sbc.quantities import AsemLogLik, NormalLogLik, Parameters, TrajectoryChange
-from asem_bayes.sbc.runner import Store, StoreMismatchError, task_seeds
+from asem_bayes.sbc.runner import RunCounts, Store, StoreMismatchError, WorkerSetupError, task_seeds
 from asem_bayes.sbc.stats import familywise_prob, uniformity_test
 
 __all__ = [
@@ -40,10 +41,12 @@ __all__ = [
     "NormalLogLik",
     "NutpieBackend",
     "Parameters",
+    "RunCounts",
     "SBCResult",
     "Store",
     "StoreMismatchError",
     "TrajectoryChange",
+    "WorkerSetupError",
     "informed_params",
     "load_sbc",
     "rank_fit",

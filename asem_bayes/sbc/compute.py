@@ -22,7 +22,7 @@ from asem_bayes.sbc.backends import MockBackend, NutpieBackend
 from asem_bayes.sbc.datasets import AsemGenerator, NormalGenerator
 from asem_bayes.sbc.jax_backend import JaxVmapBackend
 from asem_bayes.sbc.quantities import SAMPLE
-from asem_bayes.sbc.runner import Store, execute, guarded, task_seeds, worker_cached
+from asem_bayes.sbc.runner import RunCounts, Store, execute, guarded, task_seeds, worker_cached
 from asem_bayes.sbc.stats import familywise_prob, uniformity_test
 
 __all__ = ["run_sbc", "load_sbc", "rank_fit", "SBCResult", "sim_key", "GENERATORS", "BACKENDS", "from_spec"]
@@ -51,7 +51,6 @@ def from_spec(spec: Mapping[str, Any], registry: Mapping[str, type]) -> Any:
 
 @dataclass(frozen=True)
 class _Job:
-    root: str
     index: int
     seed: int
     generator: Any
@@ -86,12 +85,12 @@ def _sbc_task(job: _Job) -> dict[str, Any]:
         post, diag = _fitter(job.backend, data).fit(data, seeds[1])
         return _sim_tree(job, seeds, truth, data, post, diag)
 
-    return guarded(job.root, sim_key(job.index), work)
+    return guarded(sim_key(job.index), work)
 
 
 def _sbc_batch_task(jobs: list[_Job]) -> list[dict[str, Any]]:
     """A batch of simulations fitted at once by a batching backend (``fit_batch``); each
-    simulation's file is written (or its error recorded) after the batch."""
+    simulation's outcome is returned (and stored by the caller) after the batch."""
     made: dict[int, tuple] = {}
     errors: dict[int, BaseException] = {}
     for job in jobs:
@@ -120,7 +119,7 @@ def _sbc_batch_task(jobs: list[_Job]) -> list[dict[str, Any]]:
         seeds, truth, data = made[job.index]
         return _sim_tree(job, seeds, truth, data, *fits[job.index])
 
-    return [guarded(job.root, sim_key(job.index), lambda job=job: work(job)) for job in jobs]
+    return [guarded(sim_key(job.index), lambda job=job: work(job)) for job in jobs]
 
 
 def run_sbc(
@@ -157,7 +156,9 @@ def run_sbc(
     workers : int
         Local worker processes (each compiles the model once); 0 runs inline.
     scheduler, client
-        Run on a Dask distributed cluster instead (address or ``distributed.Client``).
+        Run on a Dask distributed cluster instead (address or ``distributed.Client``). The
+        workers return their results and this process writes them into ``out``: the workers
+        need ``asem_bayes`` installed, not access to ``out``.
     progress : bool
         Progress bar.
     retry_failed : bool
@@ -180,28 +181,21 @@ def run_sbc(
         for i in range(n_sims)
         if not store.has_fit(sim_key(i)) and (retry_failed or not store.has_error(sim_key(i)))
     ]
-    jobs = [_Job(str(store.root), i, int(seed), generator, backend) for i in pending]
+    todo = set(pending)
+    skipped_failed = sum(1 for i in range(n_sims) if i not in todo and not store.has_fit(sim_key(i)))
+    jobs = [_Job(i, int(seed), generator, backend) for i in pending]
     t0 = time.perf_counter()
     batch = getattr(backend, "batch_size", None)
+    common = dict(store=store, workers=workers, scheduler=scheduler, client=client, progress=progress, desc="SBC fits")
     if batch:
         batches = [jobs[k : k + batch] for k in range(0, len(jobs), batch)]
-        execute(
-            _sbc_batch_task,
-            batches,
-            workers=workers,
-            scheduler=scheduler,
-            client=client,
-            progress=progress,
-            desc="SBC fits",
-            total=len(jobs),
-        )
+        keys = [[sim_key(j.index) for j in b] for b in batches]
+        statuses = execute(_sbc_batch_task, batches, keys=keys, total=len(jobs), **common)
     else:
-        execute(
-            _sbc_task, jobs, workers=workers, scheduler=scheduler, client=client, progress=progress, desc="SBC fits"
-        )
+        statuses = execute(_sbc_task, jobs, keys=[[sim_key(j.index)] for j in jobs], **common)
     res = load_sbc(out, quantities=quantities, sims=range(n_sims), backend=backend)
     res.run_seconds = time.perf_counter() - t0
-    res.fitted_now = len(jobs)
+    res.run = RunCounts.of(statuses, skipped=n_sims - len(jobs), skipped_failed=skipped_failed)
     return res
 
 
@@ -375,7 +369,10 @@ class SBCResult:
     diagnostics : xarray.Dataset
         Per simulation sampler diagnostics (divergences, R-hat, ESS, seconds).
     failed : dict
-        Simulation index -> last line of its error.
+        Simulation index -> last line of its error (every recorded failure in the store).
+    run : RunCounts or None
+        What the run that made this result did (fitted, failed and skipped simulations);
+        ``None`` for a result loaded from disk.
     """
 
     table: xr.Dataset
@@ -385,7 +382,12 @@ class SBCResult:
     root: str = ""
     prior_var: dict[str, float] | None = None
     run_seconds: float = float("nan")
-    fitted_now: int = 0
+    run: RunCounts | None = None
+
+    @property
+    def fitted_now(self) -> int:
+        """Fits that finished in the run that made this result (0 for a result loaded from disk)."""
+        return self.run.fitted if self.run is not None else 0
 
     @property
     def ranks(self) -> xr.DataArray:
@@ -504,6 +506,8 @@ class SBCResult:
         for msg, sims in by_msg.items():
             shown = ", ".join(map(str, sims[:10])) + (", ..." if len(sims) > 10 else "")
             lines.append(f"{len(sims)} simulation(s) failed ({shown}): {msg}")
+        if self.run is not None:
+            lines.append(self.run.describe() + ".")
         return "\n".join(lines)
 
     # plots live in asem_bayes.sbc.plots; thin wrappers for convenience

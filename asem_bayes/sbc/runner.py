@@ -1,10 +1,12 @@
 """Run many independent fits: per-task seeds, a crash-safe store on disk, a process pool or Dask.
 
 Shared by simulation-based calibration (:mod:`asem_bayes.sbc`) and model recovery
-(:mod:`asem_bayes.recovery`). Every task writes one file when it finishes (written to a temporary
-name, then renamed with :func:`os.replace`, which is atomic), so a run killed at any moment leaves
-only whole files behind and a restart skips them. A task that raises records its traceback and
-the run goes on.
+(:mod:`asem_bayes.recovery`). Workers never touch the store: each task returns its result
+(serialised as netCDF bytes) or its traceback to the calling process, which writes one file per
+finished fit as the results arrive (to a temporary name, then renamed with :func:`os.replace`,
+which is atomic). So a run killed at any moment leaves only whole files behind and a restart
+skips them, and a Dask cluster of machines without a shared file system works like the local
+process pool. A task that raises has its traceback recorded and the run goes on.
 """
 
 from __future__ import annotations
@@ -15,13 +17,28 @@ import threading
 import traceback
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-__all__ = ["task_seeds", "Store", "execute", "worker_cached", "StoreMismatchError"]
+__all__ = [
+    "task_seeds",
+    "Store",
+    "execute",
+    "guarded",
+    "netcdf_bytes",
+    "worker_cached",
+    "RunCounts",
+    "StoreMismatchError",
+    "WorkerSetupError",
+]
+
+
+class WorkerSetupError(RuntimeError, ValueError):
+    """A Dask worker cannot run the tasks (the package is missing or cannot be imported there)."""
 
 
 class StoreMismatchError(ValueError):
@@ -117,11 +134,25 @@ class Store:
                 out[p.stem] = lines[-1] if lines else "unknown error"
         return out
 
-    def write_fit(self, key: str, tree: xr.DataTree) -> Path:
-        """Write one finished task atomically; clears an earlier error record of the key."""
+    def write_fit(self, key: str, tree: xr.DataTree | bytes) -> Path:
+        """Write one finished task atomically; clears an earlier error record of the key.
+
+        Parameters
+        ----------
+        key : str
+            The task's key (file ``fits/<key>.nc``).
+        tree : DataTree or bytes
+            The result, or its netCDF file as bytes (what a worker returns, see :func:`guarded`).
+        """
         final = self.fit_path(key)
         tmp = final.with_name(f".{final.name}.tmp{os.getpid()}-{threading.get_ident()}")
-        tree.to_netcdf(tmp)
+        if isinstance(tree, bytes | bytearray | memoryview):
+            data = bytes(tree)
+            if not data.startswith(_NETCDF_MAGIC):
+                raise ValueError(f"the result of {key} is not a netCDF file ({len(data)} bytes)")
+            tmp.write_bytes(data)
+        else:
+            tree.to_netcdf(tmp)
         _fsync(tmp)
         os.replace(tmp, final)
         self.error_path(key).unlink(missing_ok=True)
@@ -136,6 +167,10 @@ class Store:
         """Load one finished task fully into memory (the file is closed afterwards)."""
         with xr.open_datatree(self.fit_path(key)) as tree:
             return tree.load()
+
+
+# netCDF-4 files are HDF5 files; classic netCDF starts with "CDF"
+_NETCDF_MAGIC = (b"\x89HDF\r\n\x1a\n", b"CDF")
 
 
 def _fsync(path: Path) -> None:
@@ -191,25 +226,102 @@ def worker_cached(key: Hashable, make: Callable[[], Any]) -> Any:
         return _CACHE[key]
 
 
-def guarded(store_root: str, key: str, fn: Callable[[], xr.DataTree]) -> dict[str, Any]:
-    """Run one task, write its result, or record its traceback; never raises on task errors."""
+def guarded(key: str, fn: Callable[[], xr.DataTree]) -> dict[str, Any]:
+    """Run one task where it is scheduled and return its outcome; never raises on task errors.
+
+    Runs on the worker; the store is written by the calling process from what this returns
+    (:func:`execute`), so a worker needs neither the store's path nor a shared file system.
+
+    Parameters
+    ----------
+    key : str
+        The task's key in the store.
+    fn : callable
+        Computes the task's result.
+
+    Returns
+    -------
+    dict
+        ``key``, ``ok``, ``seconds``, and either ``netcdf`` (the result as the bytes of a netCDF
+        file) or ``error`` (its last line) and ``traceback`` (the text to record).
+    """
     import time
 
-    store = Store(store_root)  # read-only open: the parent process checked the settings
     t0 = time.perf_counter()
     try:
-        tree = fn()
-        store.write_fit(key, tree)
-        return {"key": key, "ok": True, "seconds": time.perf_counter() - t0}
+        data = netcdf_bytes(fn())
+        return {"key": key, "ok": True, "seconds": time.perf_counter() - t0, "netcdf": data}
     except Exception as err:  # noqa: BLE001 - one failing simulation must not stop the run
-        store.write_error(key, f"{key}: {type(err).__name__}: {err}\n\n{traceback.format_exc()}")
-        return {"key": key, "ok": False, "seconds": time.perf_counter() - t0, "error": f"{type(err).__name__}: {err}"}
+        return _failure(key, err, traceback.format_exc(), time.perf_counter() - t0)
+
+
+def netcdf_bytes(tree: xr.DataTree) -> bytes:
+    """The netCDF file of ``tree`` as bytes.
+
+    Written to a file in this machine's temporary directory and read back: on a Dask worker,
+    xarray takes a cluster-wide lock named after the target of every write, which an in-memory
+    target (``to_netcdf()`` without a path) cannot name.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="asem-fit-") as tmp:
+        path = Path(tmp) / "fit.nc"
+        tree.to_netcdf(path)
+        return path.read_bytes()
+
+
+def _failure(key: str, err: BaseException, tb: str, seconds: float = float("nan")) -> dict[str, Any]:
+    return {
+        "key": key,
+        "ok": False,
+        "seconds": seconds,
+        "error": f"{type(err).__name__}: {err}",
+        "traceback": f"{key}: {type(err).__name__}: {err}\n\n{tb}",
+    }
+
+
+@dataclass
+class RunCounts:
+    """What one run did: fits finished now, fits that failed now, and tasks it skipped.
+
+    Attributes
+    ----------
+    fitted : int
+        Fits that finished in this run (now in the store).
+    failed : int
+        Fits that failed in this run (their tracebacks are in the store's ``errors``).
+    skipped : int
+        Fits not run because the store already had them: finished ones, and earlier failures
+        when they are not retried.
+    skipped_failed : int
+        Of ``skipped``, the earlier failures (retried with ``retry_failed=True`` or ``--retry-failed``).
+    """
+
+    fitted: int = 0
+    failed: int = 0
+    skipped: int = 0
+    skipped_failed: int = 0
+
+    @classmethod
+    def of(cls, statuses: Iterable[Mapping[str, Any]], skipped: int = 0, skipped_failed: int = 0) -> RunCounts:
+        """Count the statuses :func:`execute` returned."""
+        ok = [bool(r.get("ok", True)) for r in statuses]
+        return cls(sum(ok), len(ok) - sum(ok), skipped, skipped_failed)
+
+    def describe(self) -> str:
+        """One line, e.g. ``This run: 14 fitted, 2 failed, 4 skipped (already in the store)``."""
+        text = f"This run: {self.fitted} fitted, {self.failed} failed, {self.skipped} skipped (already in the store"
+        if self.skipped_failed:
+            text += f"; {self.skipped_failed} of them failed before and were not retried"
+        return text + ")"
 
 
 def execute(
-    fn: Callable[[Any], dict[str, Any]],
+    fn: Callable[[Any], dict[str, Any] | list[dict[str, Any]]],
     tasks: Iterable[Any],
     *,
+    store: Store | None = None,
+    keys: Sequence[Sequence[str]] | None = None,
     workers: int = 1,
     scheduler: str | None = None,
     client: Any = None,
@@ -219,18 +331,29 @@ def execute(
 ) -> list[dict[str, Any]]:
     """Run ``fn(task)`` for every task: inline, on a local process pool, or on Dask.
 
+    Every engine returns each task's outcome (:func:`guarded`) to this process, which writes the
+    finished fits and the failures into ``store`` as they arrive, so results come home from a
+    cluster without a shared file system, and what finished is kept if the run is cut short.
+
     Parameters
     ----------
     fn : callable
-        A module-level function (it is pickled to the workers) returning a small status dict,
-        or a list of them when a task is a batch of fits.
+        A module-level function (it is pickled to the workers) returning the outcome of
+        :func:`guarded`, or a list of them when a task is a batch of fits.
     tasks : iterable
         Picklable task descriptions.
+    store : Store or None
+        Where the outcomes are written (``None``: returned only).
+    keys : sequence of sequences of str, or None
+        The store keys each task computes. With Dask, a task lost on the cluster (e.g. a
+        ``KilledWorker`` after its workers died repeatedly) is recorded as a failure of these
+        keys and the run goes on; without them, it stops the run.
     workers : int
         Local worker processes; ``0`` runs every task in this process (debugging, and tests that
         reuse a model compiled in this process).
     scheduler : str or None
-        Address of a Dask distributed scheduler (``tcp://host:8786``); the run goes there.
+        Address of a Dask distributed scheduler (``tcp://host:8786``); the run goes there. Each
+        worker needs ``asem_bayes`` installed (checked at the start), not the store.
     client : distributed.Client or None
         An existing Dask client; takes precedence over ``scheduler``.
     progress : bool
@@ -243,16 +366,31 @@ def execute(
     Returns
     -------
     list of dict
-        The status of each task, in completion order.
+        The status of each fit (``key``, ``ok``, ``seconds``, ``error`` when it failed), in
+        completion order, without the results themselves (they are in the store).
     """
     from tqdm.auto import tqdm
 
     tasks = list(tasks)
+    if keys is not None and len(keys) != len(tasks):
+        raise ValueError(f"{len(keys)} key lists for {len(tasks)} tasks")
     results: list[dict[str, Any]] = []
     bar = tqdm(total=total or len(tasks), desc=desc, disable=not progress or not tasks, unit="fit")
 
     def done(res: dict[str, Any] | list[dict[str, Any]]) -> None:
         for r in res if isinstance(res, list) else [res]:
+            r = dict(r)
+            payload = r.pop("netcdf", None)
+            tb = r.pop("traceback", None)
+            if store is not None:
+                if payload is not None:
+                    try:
+                        store.write_fit(r["key"], payload)
+                    except ValueError as err:  # a corrupt result is a failure of that fit
+                        r.update(_failure(r["key"], err, ""))
+                        store.write_error(r["key"], r.pop("traceback"))
+                elif not r.get("ok", True):
+                    store.write_error(r["key"], tb or f"{r['key']}: {r.get('error', 'unknown error')}")
             results.append(r)
             bar.update(1)
             if not r.get("ok", True):
@@ -262,7 +400,7 @@ def execute(
         if not tasks:
             return results
         if client is not None or scheduler is not None:
-            _execute_dask(fn, tasks, client, scheduler, done)
+            _execute_dask(fn, tasks, keys, client, scheduler, done)
         elif workers <= 0:
             for t in tasks:
                 done(fn(t))
@@ -287,20 +425,71 @@ def execute(
     return results
 
 
-def _execute_dask(fn, tasks, client, scheduler, done) -> None:
+def _worker_check() -> dict[str, str]:
+    """Runs on each Dask worker at the start: unpickling this function imports the package."""
+    import asem_bayes
+
+    return {"asem_bayes": asem_bayes.__version__}
+
+
+def check_workers(client: Any) -> dict[str, dict[str, str]]:
+    """Check that every connected Dask worker can import ``asem_bayes`` (same version as here).
+
+    Raises
+    ------
+    WorkerSetupError
+        Naming each worker that cannot, and why.
+    """
+    import warnings
+
+    import asem_bayes
+
+    res = client.run(_worker_check, on_error="return")
+    bad = {w: r for w, r in res.items() if isinstance(r, BaseException)}
+    if bad:
+        lines = "; ".join(f"{w}: {type(e).__name__}: {e}" for w, e in sorted(bad.items()))
+        raise WorkerSetupError(
+            f"{len(bad)} of {len(res)} Dask workers cannot run asem_bayes tasks ({lines}). Every worker needs "
+            "asem_bayes and its dependencies installed in the Python it runs (pip install asem-bayes, or the "
+            "same checkout with pip install -e .); the store is written here and needs no shared disk."
+        )
+    other = {w: r["asem_bayes"] for w, r in res.items() if r["asem_bayes"] != asem_bayes.__version__}
+    if other:
+        warnings.warn(
+            f"Dask workers run other asem_bayes versions than this process ({asem_bayes.__version__}): {other}",
+            stacklevel=3,
+        )
+    return res
+
+
+def _execute_dask(fn, tasks, keys, client, scheduler, done) -> None:
     from distributed import Client
     from distributed import as_completed as dask_completed
 
     own = client is None
     if own:
-        client = Client(scheduler)
-    futures = []
+        # not set as the default: a client made here must leave the dask config as it found it
+        client = Client(scheduler, set_as_default=False)
+    pending: dict[str, tuple[Any, int]] = {}
     try:
+        check_workers(client)
         futures = client.map(fn, tasks, pure=False)
-        for fut in dask_completed(futures):
-            done(fut.result())
+        pending = {f.key: (f, i) for i, f in enumerate(futures)}
+        completed = dask_completed(futures, loop=client.loop)
+        del futures  # a result leaves the cluster's memory once it is written here
+        for fut in completed:
+            _, i = pending.pop(fut.key)
+            try:
+                res = fut.result()
+            except Exception as err:  # noqa: BLE001 - lost on the cluster, not failed in the task
+                if keys is None:
+                    raise
+                tb = traceback.format_exc()
+                res = [_failure(k, err, f"lost on the Dask cluster, not raised by the fit:\n{tb}") for k in keys[i]]
+            del fut
+            done(res)
     except BaseException:
-        client.cancel(futures)
+        client.cancel([f for f, _ in pending.values()])
         raise
     finally:
         if own:
