@@ -640,7 +640,7 @@ class RecoveryResult:
         return w.reindex(list(self.variants))
 
     def coverage(self) -> pd.DataFrame:
-        """Per variant and parameter: share of intervals covering the truth, mean contraction, mean |z|."""
+        """Per variant and parameter: share of intervals covering the truth, mean contraction, mean ``|z|``."""
         if self.parameters.empty:
             return pd.DataFrame()
         g = self.parameters.groupby(["variant", "parameter"])
