@@ -340,3 +340,52 @@ def test_cli_sbc_mock_with_thin_to_ess(tmp_path, capsys):
     assert (out / "uniformity.csv").exists()
     assert main([*args, "--out", str(out)]) == 0  # resumed: nothing left to fit
     assert "This run: 0 fitted, 0 failed, 30 skipped (already in the store)" in capsys.readouterr().out
+
+
+def test_an_interrupted_pool_run_stops_its_running_fits(tmp_path):
+    """SIGTERM during a process-pool run: the run stops within seconds, and the fits still running
+    in the workers stop too (they kept the cores busy for minutes after the run had gone)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    (tmp_path / "slowtask.py").write_text(
+        textwrap.dedent(
+            """
+            import os, signal, sys, time
+            from asem_bayes.sbc.runner import execute
+
+            def slow(t):
+                print("worker", os.getpid(), flush=True)
+                time.sleep(120)
+                return {"key": str(t), "ok": True}
+
+            def _term(signum, frame):
+                raise KeyboardInterrupt
+
+            if __name__ == "__main__":
+                signal.signal(signal.SIGTERM, _term)
+                try:
+                    execute(slow, [1, 2, 3], keys=[("a",), ("b",), ("c",)], workers=2, progress=False)
+                except KeyboardInterrupt:
+                    print("interrupted", flush=True)
+            """
+        )
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, str(tmp_path / "slowtask.py")], stdout=subprocess.PIPE, text=True, env=env)
+    pids = []
+    while len(pids) < 2:  # both workers are running a fit
+        line = proc.stdout.readline()
+        assert line, "the run ended before its workers started"
+        pids.append(int(line.split()[1]))
+    proc.send_signal(signal.SIGTERM)
+    t0 = time.perf_counter()
+    assert proc.wait(timeout=60) == 0 and time.perf_counter() - t0 < 30
+    time.sleep(1)
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)

@@ -417,12 +417,28 @@ def execute(
             except BaseException:
                 # Interrupted (Ctrl-C, a crashed worker): drop the queued tasks instead of waiting
                 # for them; what finished is on disk and the next run resumes from there.
-                pool.shutdown(wait=False, cancel_futures=True)
+                _terminate_workers(pool)
                 raise
             pool.shutdown(wait=True)
     finally:
         bar.close()
     return results
+
+
+def _terminate_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop the fits still running in the pool's processes. Without this the interpreter waits at
+    exit for them to finish (minutes each), and a killed run keeps the cores busy; their results
+    would be thrown away anyway. (Python 3.14 has ``terminate_workers``; 3.12 exposes only the
+    process table.)"""
+    stop = getattr(pool, "terminate_workers", None)
+    if stop is not None:
+        stop()
+        return
+    procs = list((getattr(pool, "_processes", None) or {}).values())  # gone after shutdown: read first
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
 
 
 def _worker_check() -> dict[str, str]:
