@@ -1,6 +1,7 @@
 """``asem``: the Attachment Security Enhancement Model as specified (docs/model.md section 3)."""
 
 from asem_bayes.schema import Variant
+
 from ._common import ASEM_DYNAMICS, assemble, bias_rates, targeted_evidence
 
 params, person_params = assemble(ASEM_DYNAMICS)

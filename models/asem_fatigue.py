@@ -5,6 +5,7 @@ scored (``mode="joint"``).
 """
 
 from asem_bayes.schema import Variant
+
 from ._common import ASEM_DYNAMICS, FATIGUE, assemble, bias_rates, targeted_evidence
 
 params, person_params = assemble((*ASEM_DYNAMICS, *FATIGUE))

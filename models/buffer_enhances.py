@@ -1,6 +1,7 @@
 """``buffer_enhances``: as ``asem``, but buffering also counts as positive evidence."""
 
 from asem_bayes.schema import B, Param, Variant
+
 from ._common import ASEM_DYNAMICS, assemble, bias_rates, targeted_evidence
 
 KAPPA = Param(

@@ -1,6 +1,7 @@
 """``stable``: working models are traits; situations move only same-day state insecurity."""
 
 from asem_bayes.schema import Variant
+
 from ._common import assemble
 
 params, person_params = assemble()

@@ -1,6 +1,7 @@
 """``uniform``: any positive situation updates both working models equally, no assimilation bias."""
 
 from asem_bayes.schema import Variant
+
 from ._common import BUFFER, THETA_NEG, THETA_POS, assemble, theta
 
 
