@@ -2,7 +2,7 @@
 
 Real studies name their columns their own way, store the data in one of three layouts, code
 missing values as ``.``, blanks or ``999``, and hold only some of the ASEM constructs
-(MODEL.md section 2). :func:`load_diary` reads such a file with a :class:`DiaryMapping` (a
+(docs/model.md section 12). :func:`load_diary` reads such a file with a :class:`DiaryMapping` (a
 dict, or a TOML/YAML/JSON file), validates every mapped value against its declared scale, and
 returns the observed part of a study in exactly the layout :func:`asem_bayes.simulate` gives
 (built by :func:`asem_bayes.simulate.from_long`, so loaded and simulated data share one path).
@@ -288,7 +288,7 @@ def _check_spec(key: str, s: ColumnSpec, where: str, is_covariate: bool) -> Colu
 
 @dataclass(frozen=True)
 class DiaryMapping:
-    """A user's column names mapped to the constructs of MODEL.md section 2.
+    """A user's column names mapped to the constructs of docs/model.md section 12.
 
     Parameters
     ----------
@@ -349,7 +349,7 @@ class DiaryMapping:
 def read_mapping(mapping: DiaryMapping | Mapping[str, Any] | str | Path | None) -> DiaryMapping:
     """A :class:`DiaryMapping` from a dict, a TOML/YAML/JSON file, or ``None``.
 
-    ``None`` means the default names of MODEL.md section 2 (a long table such as
+    ``None`` means the default names of docs/model.md section 12 (a long table such as
     :func:`asem_bayes.to_long` writes); the constructs are those the table holds.
 
     Accepted dict forms: sections ``ids``, ``columns`` and ``covariates`` plus top-level

@@ -14,7 +14,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "Prior draw -> simulate -> fit -> rank, for every population parameter, the data's log-likelihood "
             "and the working models' change. Each finished fit is stored under OUT/fits; running the same "
             "command again resumes. The conditional mode is calibrated on data with exogenous events, the "
-            "joint mode on the full simulator (MODEL.md section 8)."
+            "joint mode on the full simulator (docs/model.md section 9)."
         ),
     )
     p.add_argument("--variant", default="asem", help="variant to calibrate (default asem)")

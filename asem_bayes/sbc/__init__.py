@@ -4,7 +4,7 @@ Split as in the R package SBC:
 
 - **datasets** (:mod:`~asem_bayes.sbc.datasets`): a prior draw and a study simulated from it;
   :class:`AsemGenerator` for the ASEM variants (exogenous events for the conditional mode, the
-  full simulator for the joint mode, MODEL.md section 8), :class:`NormalGenerator` for a toy
+  full simulator for the joint mode, docs/model.md section 9), :class:`NormalGenerator` for a toy
   conjugate problem;
 - **backend** (:mod:`~asem_bayes.sbc.backends`): sampler settings; :class:`NutpieBackend`
   compiles a variant once per worker process and refits every dataset,

@@ -19,7 +19,7 @@ from asem_bayes.registry import get_variant
 
 __all__ = ["Generator", "AsemGenerator", "NormalGenerator", "DEFAULT_EXOGENOUS_EVENTS"]
 
-# Fixed daily event rates for SBC of the conditional mode (MODEL.md section 8): close to the
+# Fixed daily event rates for SBC of the conditional mode (docs/model.md section 9): close to the
 # rates the event model gives at the reference parameters, but independent of the inferred
 # parameters, so conditioning on the events loses nothing.
 DEFAULT_EXOGENOUS_EVENTS: dict[str, float] = {
