@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from asem_bayes.options import FIT_BACKENDS, LOO_UNITS, MODES
+
 
 def _names(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
@@ -30,8 +32,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--days", type=int, default=56, help="diary days per study (default 56)")
     p.add_argument("--params", choices=("reference", "prior"), default="reference",
                    help="true parameters: the variants' reference values or a prior draw per dataset")
-    p.add_argument("--mode", choices=("conditional", "joint"), default="conditional")
-    p.add_argument("--loo-unit", choices=("person", "person-week", "dyad", "person-day"), default="person")
+    p.add_argument("--mode", choices=MODES, default="conditional")
+    p.add_argument("--loo-unit", choices=LOO_UNITS, default="person-week")
     p.add_argument("--draws", type=int, default=500)
     p.add_argument("--tune", type=int, default=500)
     p.add_argument("--chains", type=int, default=2)
@@ -40,7 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, help="run directory (created; reused to resume)")
     p.add_argument("--workers", type=int, default=None,
                    help="local worker processes (0: inline; default 1, or 0 with --backend jax-vmap)")
-    p.add_argument("--backend", choices=("nutpie", "jax-vmap"), default="nutpie",
+    p.add_argument("--backend", choices=FIT_BACKENDS, default="nutpie",
                    help="nutpie (default) or jax-vmap: BATCH fits of a candidate at once with JAX, for a GPU")
     p.add_argument("--batch-size", type=int, default=50, help="jax-vmap: fits per batch (default 50)")
     p.add_argument("--kfold", type=int, default=0,

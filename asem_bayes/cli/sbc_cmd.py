@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from asem_bayes.options import FIT_BACKENDS, MODES
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -18,7 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--variant", default="asem", help="variant to calibrate (default asem)")
-    p.add_argument("--mode", choices=("conditional", "joint"), default=None, help="model mode (default: the variant's)")
+    p.add_argument("--mode", choices=MODES, default=None, help="model mode (default: the variant's)")
     p.add_argument("--sims", type=int, default=200, help="number of simulations (default 200)")
     p.add_argument("--dyads", type=int, default=50, help="dyads per simulated study (default 50)")
     p.add_argument("--days", type=int, default=28, help="diary days per simulated study (default 28)")
@@ -31,7 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cores", type=int, default=None, help="threads per fit (default: one per chain)")
     p.add_argument(
         "--backend",
-        choices=("nutpie", "jax-vmap"),
+        choices=FIT_BACKENDS,
         default="nutpie",
         help="nutpie: one compiled fit per dataset on a process pool (default); jax-vmap: BATCH datasets at once "
         "with JAX (vmap over datasets and chains, blackjax NUTS), for a GPU",
