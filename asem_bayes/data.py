@@ -1323,7 +1323,7 @@ def load_diary(
         x = ds[key].values
         report.missing[key] = (int(np.isnan(x).sum()), int(x.size))
     _note_short_diaries(ds, report)
-    if person_ids:  # the file's own person labels, kept so a saved fit can be read back against them
+    if any(ids != ["0", "1"] for ids in person_ids.values()):  # the file's own person labels, for provenance
         labels = np.asarray([person_ids.get(_py(d), ["", ""]) for d in ds[D.DYAD].values], dtype=object)
         ds = ds.assign_coords(person_id=(D.PERSON_DIMS, labels.astype(str), {"column": m.ids[D.PERSON]}))
     ds.attrs.update(

@@ -619,3 +619,14 @@ def test_dated_diaries_become_study_days_with_gaps_kept(tmp_path):
     df.to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(DiaryError, match="not a date"):
         load_diary(tmp_path / "bad.csv")
+
+
+def test_the_files_own_person_ids_are_kept(tmp_path):
+    """Person labels other than 0/1 stay with the study as the coordinate ``person_id``."""
+    from asem_bayes.data import load_diary
+
+    df = ab.to_long(ab.simulate("asem", 2, 4, seed=1))
+    df["person"] = df["dyad"].astype(str) + np.where(df["person"] == 0, "-anna", "-ben")
+    df.to_csv(tmp_path / "ids.csv", index=False)
+    study = load_diary(tmp_path / "ids.csv")
+    assert study["person_id"].values.tolist() == [["0-anna", "0-ben"], ["1-anna", "1-ben"]]
