@@ -302,10 +302,10 @@ def test_mirror_symmetry_without_biases(z0, th, days):
     down = _path(v, np.float64(-z0), neg, pos, p)
     np.testing.assert_allclose(down, -up, rtol=1e-12, atol=1e-12)
     biased = reference("asem", theta_pos_s=th, theta_neg_s=th)  # psi_pos = 1, psi_neg = -0.8
-    assume(abs(float((pos - neg).sum())) > 1.0)  # a path that leaves its start
     up = _path(v, np.float64(z0), pos, neg, biased)
     down = _path(v, np.float64(-z0), neg, pos, biased)
-    assert abs(down + up) > 1e-6
+    assume(abs(up - z0) > 0.05)  # a path that leaves its start (tiny moves break the mirror only slightly)
+    assert abs(down + up) > 1e-3 * abs(up - z0)
 
 
 @settings(PROFILE, max_examples=40)
