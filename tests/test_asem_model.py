@@ -105,3 +105,12 @@ def test_saved_fit_keeps_where_the_data_came_from(fitted, tmp_path):
         assert "24 rows" in stored.attrs["load_report"]
         assert stored["person_id"].values[1, 0] == "P2"
     assert ASEMModel.load(tmp_path / "fit.nc").study.attrs["source"] == "diary.csv"
+
+
+def test_kfold_of_the_model_object_compares_with_compare(fitted):
+    """model.kfold refits the compiled model with folds held out; the result goes into compare."""
+    quick = fitted.with_config(draws=60, tune=80)
+    quick.idata = fitted.idata
+    result = quick.kfold(2, seed=1)
+    table = ab.compare({"a": result, "b": quick.kfold(2, seed=2)})
+    assert table.attrs["method"] == "kfold" and table.attrs["unit"] == "person-week"
