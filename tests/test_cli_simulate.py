@@ -25,7 +25,8 @@ def test_variants_lists_every_variant_with_its_parameters(capsys):
     for name in list_variants():
         v = get_variant(name)
         assert f"{name}: {v.description}" in out
-    for text in ("psi_pos_s", "Normal(0, 0.8)", "(-inf, inf)", "(0, 1)", "kappa", "theta_pos_s_mu + theta_pos_s_sd * z"):
+    expected = ("psi_pos_s", "Normal(0, 0.8)", "(-inf, inf)", "(0, 1)", "kappa", "theta_pos_s_mu + theta_pos_s_sd * z")
+    for text in expected:
         assert text in out, text
     assert "how strongly a secure model of self lowers daily state anxiety" in out  # meanings are shown
 
