@@ -1,7 +1,7 @@
 """Cost of one log-density + gradient evaluation of a variant's nutpie-compiled model.
 
 Prints CPU microseconds per evaluation and per person-day, the figure that decides sampling
-speed (NUTS spends nearly all its time here), and the share of it spent in the delta-rule
+speed (NUTS spends nearly all its time here), and the share of it spent in the latent-update
 kernels (``asem_bayes.kernels``, timed alone on inputs of the same shape).
 Usage: ``python benchmarks/grad_speed.py [variant] [dyads] [days]``.
 """
@@ -41,31 +41,31 @@ def main() -> None:
     )
     kern = kernel_cost(study)
     print(
-        f"of which the delta-rule kernels (forward + adjoint, one per working model, inputs of this shape): "
+        f"of which the latent-update kernels (forward + adjoint, one per working model, inputs of this shape): "
         f"{2 * kern * 1e6:.0f} us CPU ({2 * kern / cpu:.0%})"
     )
 
 
 def kernel_cost(study, n: int = 500) -> float:
-    """CPU seconds of one working model's ``delta_forward`` + ``delta_backward`` at the study's
+    """CPU seconds of one working model's ``latent_forward`` + ``latent_backward`` at the study's
     design, with positive and negative evidence on as many person-days as in the study (any
     confidence or dependence event; a threat). The loops are branch-free, so the values matter
     little."""
-    from asem_bayes.kernels import delta_backward, delta_forward
+    from asem_bayes.kernels import latent_backward, latent_forward
 
     n_dyads, n_days = study.sizes["dyad"], study.sizes["day"]
     pos = float(((study["confidence"] > 0) | (study["dependence"] > 0)).mean())
     neg = float((study["threat"] > 0).mean())
     rng = np.random.default_rng(0)
     shp, T = (n_dyads, 2), n_days - 1
-    x0, th, ps = rng.uniform(-0.5, 0.5, shp), rng.normal(-3.0, 0.2, shp), rng.normal(0.0, 0.5, shp)
+    z0, th, ps = rng.normal(0.3, 0.4, shp), rng.normal(-4.0, 0.2, shp), rng.normal(0.0, 0.5, shp)
     ep = (rng.random((T, *shp)) < pos) * rng.random((T, *shp))
     en = (rng.random((T, *shp)) < neg) * rng.random((T, *shp))
     g = rng.normal(size=(n_days, *shp))
-    delta_backward(x0, th, th, ps, ps, ep, en, delta_forward(x0, th, th, ps, ps, ep, en), g)  # compile
+    latent_backward(z0, th, th, ps, ps, ep, en, latent_forward(z0, th, th, ps, ps, ep, en), g)  # compile
     c0 = time.process_time()
     for _ in range(n):
-        delta_backward(x0, th, th, ps, ps, ep, en, delta_forward(x0, th, th, ps, ps, ep, en), g)
+        latent_backward(z0, th, th, ps, ps, ep, en, latent_forward(z0, th, th, ps, ps, ep, en), g)
     return (time.process_time() - c0) / n
 
 if __name__ == "__main__":
