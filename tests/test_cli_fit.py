@@ -24,6 +24,9 @@ def test_fit_cli_writes_datatree_and_reports(tmp_path, capsys):
     assert dt["posterior"]["self_model"].dims[-3:] == ("dyad", "person", "day")
     with xr.open_datatree(out, engine="h5netcdf") as raw:
         assert "study" in raw.children and "self_model" not in raw["posterior"]
+    # asem compare reads the file (its log-likelihood is recomputed on load)
+    assert main(["compare", str(out), str(out), "--names", "a", "b"]) == 0
+    assert "Best predictive fit by PSIS-LOO (leave-out unit: person-week)" in capsys.readouterr().out
     # sampled in the sheared coordinates (the default), reported in the schema's
     assert dt.attrs["sampling_coordinates"] == "sheared"
     v = ab.get_variant("asem")
