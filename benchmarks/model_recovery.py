@@ -1,9 +1,11 @@
-"""Model recovery among ``stable``, ``uniform``, ``asem`` and ``buffer_enhances`` (issue 4).
+"""Model recovery among the variants: can each be told apart from the others on its own data?
 
-Full size (the issue's figure): 100 dyads x 56 days, 10 datasets per variant, each fitted by all
-four variants and compared by PSIS-LOO with whole persons left out::
+Full size (the declared run of ``docs/validation.md``): 100 dyads x 56 days, 10 datasets per
+variant, each fitted by all five variants in the joint mode and compared by PSIS-LOO with
+person-days left out::
 
-    .venv/bin/python benchmarks/model_recovery.py --reps 10 --dyads 100 --days 56 --workers 2
+    .venv/bin/python benchmarks/model_recovery.py --reps 10 --dyads 100 --days 56 --mode joint \
+        --loo-unit person-day --draws 300 --tune 300 --seed 2031 --workers 2
 
 Resumable (same command, same ``--out``). Writes ``reports/model_recovery.md`` and the confusion
 matrix figure under ``reports/figures/``, labelled with the sizes actually run.
@@ -27,12 +29,13 @@ FULL = {"reps": 10, "dyads": 100, "days": 56}
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--variants", default="stable,uniform,asem,buffer_enhances")
+    ap.add_argument("--variants", default="stable,uniform,asem,buffer_enhances,asem_fatigue")
     ap.add_argument("--reps", type=int, default=FULL["reps"])
     ap.add_argument("--dyads", type=int, default=FULL["dyads"])
     ap.add_argument("--days", type=int, default=FULL["days"])
     ap.add_argument("--params", choices=("reference", "prior"), default="reference")
-    ap.add_argument("--loo-unit", default="person")
+    ap.add_argument("--mode", choices=("conditional", "joint"), default="conditional")
+    ap.add_argument("--loo-unit", default="person-week")
     ap.add_argument("--kfold", type=int, default=0, help="select by exact K-fold with this many folds (0: PSIS-LOO)")
     ap.add_argument("--target-accept", type=float, default=0.8)
     ap.add_argument("--draws", type=int, default=500)
@@ -56,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     done = timed_run(args.out, lambda: run_model_recovery(
         args.out, variants=variants, reps=args.reps, n_dyads=args.dyads, n_days=args.days, params=args.params,
         loo_unit=args.loo_unit, draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores,
-        seed=args.seed, workers=args.workers, scheduler=args.scheduler, kfold=args.kfold,
+        seed=args.seed, workers=args.workers, scheduler=args.scheduler, kfold=args.kfold, mode=args.mode,
         target_accept=args.target_accept,
     ))
     if done is None:
@@ -84,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         f"# Model recovery by {how}",
         "",
         ("**REDUCED SIZE** - " if reduced else "") + f"what ran: **{size}**, true parameters: {args.params} "
-        f"values; every dataset fitted by {', '.join(f'`{v}`' for v in variants)} (conditional mode, nutpie, "
+        f"values; every dataset fitted by {', '.join(f'`{v}`' for v in variants)} ({args.mode} mode, nutpie, "
         f"{args.chains} chains x {args.draws} draws after {args.tune} warm-up, target acceptance "
         f"{args.target_accept}); {how} with leave-out unit `{args.loo_unit}`"
         + (f" (each fit refitted {args.kfold} times, one fold of units' ratings set missing; one fold split per "
@@ -92,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
            "`asem_bayes.kfold.kfold_split`)" if args.kfold else "")
         + f"; {args.workers} worker process(es); seed {args.seed}.",
         f"Full-size command: `.venv/bin/python benchmarks/model_recovery.py --reps {FULL['reps']} --dyads "
-        f"{FULL['dyads']} --days {FULL['days']} --workers 2` (resumable); this report's command: "
+        f"{FULL['dyads']} --days {FULL['days']} --mode joint --loo-unit person-day --draws 300 --tune 300 "
+        "--seed 2031 --workers 2` (resumable); this report's command: "
         f"`.venv/bin/python benchmarks/model_recovery.py {' '.join(argv if argv is not None else sys.argv[1:])}`.",
         "",
         "## Result",
