@@ -45,7 +45,9 @@ class SamplerConfig:
     draws, tune, chains : int
         Draws kept per chain, warm-up draws per chain, chains.
     target_accept : float
-        Target acceptance of the step-size adaptation (0.9 or more for final analyses).
+        Target acceptance of the step-size adaptation. The default 0.9 is the setting advised for
+        final analyses (the latent scale of the working models is a slow direction; README,
+        "Known limits"); calibration runs (SBC, model recovery) state theirs explicitly.
     cores : int or None
         Chains run in parallel (default: one per chain).
     """
@@ -54,7 +56,7 @@ class SamplerConfig:
     draws: int = 1000
     tune: int = 1000
     chains: int = 4
-    target_accept: float = 0.8
+    target_accept: float = 0.9
     cores: int | None = None
 
 
@@ -191,7 +193,13 @@ class ASEMModel:
         Parameters
         ----------
         seed : int or None
-            Sampler seed.
+            Sampler seed. The same seed repeats the same draws exactly only while the log density
+            is the same compiled code: a model compiled fresh (the first compile of a design on a
+            machine) and one loaded from PyTensor's compile cache (every later compile) differ in
+            the last bits of a few gradient entries, so the first fit's draws differ from the later
+            ones' (equal in distribution). Refits of this object and later sessions, once the cache
+            holds the model, repeat each other exactly; set ``PYTENSOR_FLAGS=numba__fastmath=False``
+            for bit-identical draws whatever the cache (docs/model.md section 3).
         loo_unit : {"person-day", "person-week", "person", "dyad"} or None
             Leave-out unit of the stored log-likelihood (``None`` skips it).
         posterior_predictive : bool

@@ -177,7 +177,7 @@ def kfold(
     tune: int = 1000,
     chains: int = 4,
     cores: int | None = None,
-    target_accept: float = 0.8,
+    target_accept: float = 0.9,
     var_name: str = "log_lik",
 ) -> Any:
     """Exact K-fold cross-validation of a fit, at the fit's leave-out unit.
@@ -205,7 +205,8 @@ def kfold(
     seed : int
         Seed of the refits (fold ``j`` samples with ``seed + j``).
     draws, tune, chains, cores, target_accept
-        Sampler settings of each refit.
+        Sampler settings of each refit (give the full-data fit's; ``target_accept`` 0.9 by
+        default, as :class:`asem_bayes.SamplerConfig`).
     var_name : str
         Log-likelihood variable of ``fit``.
 

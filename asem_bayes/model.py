@@ -712,7 +712,7 @@ def fit(
     posterior_predictive: bool = False,
     trajectories: bool = True,
     progressbar: bool = False,
-    target_accept: float = 0.8,
+    target_accept: float = 0.9,
     reparam: bool = True,
 ) -> xr.DataTree:
     """Fit an ASEM variant to a diary study.
@@ -726,7 +726,8 @@ def fit(
     sampler : {"nutpie", "pymc", "numpyro", "blackjax"}
         NUTS implementation (nutpie, compiled with numba, is the default).
     draws, tune, chains, seed
-        Sampler settings; ``seed`` makes the fit reproducible.
+        Sampler settings; the same ``seed`` repeats the draws once the compile cache holds the model
+        (docs/model.md section 3: the very first compile of a design gives other, equally valid draws).
     mode : {"conditional", "joint"} or None
         Condition on the events, or also score them (needed for ``asem_fatigue``).
     missing_events : {"error", "absent", "person_rate"}

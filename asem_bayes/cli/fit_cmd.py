@@ -27,7 +27,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tune", type=int, default=1000)
     p.add_argument("--chains", type=int, default=4)
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--target-accept", type=float, default=0.8)
+    p.add_argument(
+        "--target-accept",
+        type=float,
+        default=0.9,
+        help="target acceptance of the step-size adaptation (0.9 or more for final analyses)",
+    )
     p.add_argument("--missing-events", default="error", choices=MISSING_EVENT_POLICIES)
     p.add_argument(
         "--shared-events",
