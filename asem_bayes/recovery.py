@@ -516,11 +516,9 @@ def load_recovery(out: str | Path, reps: int | None = None) -> RecoveryResult:
     loo_rows, choice_rows, param_frames = [], [], []
     for true in variants:
         for rep in range(reps):
-            trees = {}
-            for cand in candidates:
-                k = fit_key(true, rep, cand)
-                if store.has_fit(k):
-                    trees[cand] = store.read_fit(k)
+            keys = {fit_key(true, rep, c): c for c in candidates if store.has_fit(fit_key(true, rep, c))}
+            # a damaged file is skipped with a warning naming it (resuming the run refits it)
+            trees = {keys[k]: tree for k, tree in store.read_fits(keys)}
             for cand, tree in trees.items():
                 if cand == true:
                     # conditional fits: event-model parameters meet no likelihood (posterior = prior)

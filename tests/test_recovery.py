@@ -139,3 +139,31 @@ def test_model_recovery_by_kfold(tmp_path, compiled_asem):
     assert not np.array_equal(folds[("asem", "asem")], folds[("stable", "stable")])
     with pytest.raises(ValueError, match="kfold"):
         run_model_recovery(tmp_path / "x", kfold=1)
+
+
+def test_model_recovery_survives_damaged_checkpoints(tmp_path):
+    """One fit file truncated, another overwritten with garbage: reading the store warns naming
+    them (no xarray IO-backend error), and resuming sets them aside and fits them again."""
+    from asem_bayes.recovery import fit_key
+    from asem_bayes.sbc import DamagedFitWarning
+
+    kw = dict(variants=("stable",), reps=3, n_dyads=4, n_days=7, draws=40, tune=60, chains=1, workers=0,
+              progress=False, seed=2)
+    first = run_model_recovery(tmp_path / "mr", **kw)
+    assert first.fitted_now == 3 and not first.failed
+    fits = tmp_path / "mr" / "fits"
+    truncated, garbage = fits / f"{fit_key('stable', 0, 'stable')}.nc", fits / f"{fit_key('stable', 2, 'stable')}.nc"
+    truncated.write_bytes(truncated.read_bytes()[:2000])
+    garbage.write_bytes(b"\0garbage" * 300)
+    with pytest.warns(DamagedFitWarning) as seen:
+        partial = load_recovery(tmp_path / "mr")
+    text = " ".join(str(w.message) for w in seen)
+    assert truncated.name in text and garbage.name in text
+    assert set(partial.parameters["rep"]) == {1}
+    with pytest.warns(DamagedFitWarning) as seen:
+        again = run_model_recovery(tmp_path / "mr", **kw)
+    text = " ".join(str(w.message) for w in seen)
+    assert str(truncated) in text and str(garbage) in text
+    assert again.run.fitted == 2 and not again.failed
+    assert set(again.parameters["rep"]) == {0, 1, 2}
+    assert {p.name for p in (tmp_path / "mr" / "damaged").iterdir()} == {truncated.name, garbage.name}

@@ -389,3 +389,38 @@ def test_an_interrupted_pool_run_stops_its_running_fits(tmp_path):
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def _damage(fits: Path) -> tuple[Path, Path, Path]:
+    """Truncate one fit file (a full disk), overwrite another with garbage, and truncate a third
+    whose checksum is gone (a store written before checksums were kept)."""
+    truncated, garbage, legacy = (fits / f"sim_{i:05d}.nc" for i in (1, 3, 4))
+    data = truncated.read_bytes()
+    truncated.write_bytes(data[: len(data) // 3])
+    garbage.write_bytes(b"not a netCDF file at all " * 40)
+    legacy.write_bytes(legacy.read_bytes()[:500])
+    legacy.with_suffix(".sha256").unlink()
+    return truncated, garbage, legacy
+
+
+def test_damaged_checkpoints_are_set_aside_named_and_refitted(tmp_path):
+    from asem_bayes.sbc import DamagedFitWarning
+
+    ref = _run(tmp_path / "ref", MockBackend(), n=6)
+    out = tmp_path / "dmg"
+    _run(out, MockBackend(), n=6)
+    assert len(list((out / "fits").glob("*.sha256"))) == 6  # a checksum recorded with each fit
+    damaged = _damage(out / "fits")
+    # reading the store's results does not die on xarray's IO-backend error: it names the files
+    with pytest.warns(DamagedFitWarning) as seen:
+        partial = load_sbc(out)
+    text = " ".join(str(w.message) for w in seen)
+    assert all(f.name in text for f in damaged[:2]) and partial.n_sims == 3
+    # resuming moves each damaged file aside, says which, and fits it again
+    with pytest.warns(DamagedFitWarning) as seen:
+        res = _run(out, MockBackend(), n=6)
+    text = " ".join(str(w.message) for w in seen)
+    assert all(str(f) in text for f in damaged), text
+    assert res.run.fitted == 3 and res.n_sims == 6
+    assert sorted(p.name for p in (out / "damaged").iterdir()) == sorted(f.name for f in damaged)
+    xr.testing.assert_identical(res.table, ref.table)

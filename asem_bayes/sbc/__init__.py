@@ -28,13 +28,21 @@ from asem_bayes.sbc.compute import SBCResult, load_sbc, rank_fit, run_sbc
 from asem_bayes.sbc.datasets import DEFAULT_EXOGENOUS_EVENTS, AsemGenerator, NormalGenerator
 from asem_bayes.sbc.jax_backend import JaxVmapBackend
 from asem_bayes.sbc.quantities import AsemLogLik, NormalLogLik, Parameters, TrajectoryChange
-from asem_bayes.sbc.runner import RunCounts, Store, StoreMismatchError, WorkerSetupError, task_seeds
+from asem_bayes.sbc.runner import (
+    DamagedFitWarning,
+    RunCounts,
+    Store,
+    StoreMismatchError,
+    WorkerSetupError,
+    task_seeds,
+)
 from asem_bayes.sbc.stats import familywise_prob, uniformity_test
 
 __all__ = [
     "AsemGenerator",
     "AsemLogLik",
     "DEFAULT_EXOGENOUS_EVENTS",
+    "DamagedFitWarning",
     "JaxVmapBackend",
     "MockBackend",
     "NormalGenerator",

@@ -325,8 +325,7 @@ def load_sbc(
         failed = {k: v for k, v in failed.items() if k in wanted}
     rows, diags, idx = [], [], []
     n_ranks = None
-    for key in keys:
-        tree = store.read_fit(key)
+    for _key, tree in store.read_fits(keys):  # a damaged file is skipped with a warning naming it
         rows.append(rank_fit(tree, quantities, ess_draws(tree) if thin_to_ess else None))
         diags.append(tree["diagnostics"].to_dataset())
         idx.append(int(tree.attrs["sim"]))

@@ -7,15 +7,22 @@ finished fit as the results arrive (to a temporary name, then renamed with :func
 which is atomic). So a run killed at any moment leaves only whole files behind and a restart
 skips them, and a Dask cluster of machines without a shared file system works like the local
 process pool. A task that raises has its traceback recorded and the run goes on.
+
+Each fit's SHA-256 is written next to it (``fits/<key>.sha256``) before the fit file appears. A
+file damaged later (truncated by a full disk or a crash of the machine, overwritten) no longer
+matches: resuming moves it to ``damaged/`` with a :class:`DamagedFitWarning` naming it, and the
+fit is computed again; reading a store's results skips it with the same warning.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
 import traceback
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +41,8 @@ __all__ = [
     "RunCounts",
     "StoreMismatchError",
     "WorkerSetupError",
+    "DamagedFitError",
+    "DamagedFitWarning",
 ]
 
 
@@ -43,6 +52,14 @@ class WorkerSetupError(RuntimeError, ValueError):
 
 class StoreMismatchError(ValueError):
     """A store on disk was made with settings that differ from the ones given now."""
+
+
+class DamagedFitError(ValueError):
+    """A fit file of a store is damaged: unreadable, or not the file that was written."""
+
+
+class DamagedFitWarning(UserWarning):
+    """A damaged fit file was set aside (resuming: and will be refitted) or skipped (reading)."""
 
 
 def task_seeds(run_seed: int, index: Sequence[int], n: int) -> list[int]:
@@ -67,7 +84,8 @@ def _jsonable(x: Any) -> Any:
 
 
 class Store:
-    """A directory of finished fits (``fits/<key>.nc``) and failures (``errors/<key>.txt``).
+    """A directory of finished fits (``fits/<key>.nc``, each with its SHA-256 in
+    ``fits/<key>.sha256``) and failures (``errors/<key>.txt``).
 
     Parameters
     ----------
@@ -76,8 +94,9 @@ class Store:
     config : mapping or None
         The settings that determine the results (JSON-able). The first run writes them to
         ``run.json``; a later run on the same directory must give the same settings, else
-        :class:`StoreMismatchError` names the first setting that differs. ``None`` opens an
-        existing store for reading.
+        :class:`StoreMismatchError` names the first setting that differs; it then checks every
+        fit file and moves the damaged ones to ``damaged/`` (:meth:`set_aside_damaged`), so they
+        are refitted. ``None`` opens an existing store for reading.
     """
 
     def __init__(self, root: str | os.PathLike, config: Mapping[str, Any] | None = None) -> None:
@@ -102,6 +121,7 @@ class Store:
         self.fits.mkdir(exist_ok=True)
         self.errors.mkdir(exist_ok=True)
         self._remove_partial()
+        self.set_aside_damaged()
 
     def _remove_partial(self) -> None:
         # Leftovers of a process killed while writing; the finished files are never touched.
@@ -111,6 +131,58 @@ class Store:
 
     def fit_path(self, key: str) -> Path:
         return self.fits / f"{key}.nc"
+
+    def checksum_path(self, key: str) -> Path:
+        return self.fits / f"{key}.sha256"
+
+    def check_fit(self, key: str) -> str | None:
+        """Why the fit file of ``key`` is damaged, or ``None`` when it is whole.
+
+        A file with a recorded checksum must match it; a file from before checksums were kept
+        must load (it then gets its checksum).
+        """
+        path = self.fit_path(key)
+        recorded = self.checksum_path(key)
+        if recorded.exists():
+            want = recorded.read_text().split()[0] if recorded.read_text().strip() else ""
+            got = _sha256(path)
+            return None if got == want else f"its SHA-256 {got[:12]}... is not the {want[:12]}... recorded when written"
+        try:
+            with xr.open_datatree(path) as tree:
+                tree.load()
+        except Exception as err:  # noqa: BLE001 - any failure to read means the file is damaged
+            return f"it cannot be read ({type(err).__name__}: {str(err)[:120]})"
+        _atomic_write_text(recorded, f"{_sha256(path)}  {path.name}\n")
+        return None
+
+    def set_aside_damaged(self) -> list[Path]:
+        """Move every damaged fit file (see :meth:`check_fit`) to ``damaged/``, warning for each.
+
+        Returns
+        -------
+        list of Path
+            Where the damaged files now are; their keys count as not fitted, so a resumed run
+            fits them again.
+        """
+        moved = []
+        for key in self.keys():
+            why = self.check_fit(key)
+            if why is None:
+                continue
+            dest_dir = self.root / "damaged"
+            dest_dir.mkdir(exist_ok=True)
+            dest = dest_dir / self.fit_path(key).name
+            if dest.exists():
+                dest = dest.with_name(f"{dest.stem}.{os.getpid()}-{len(list(dest_dir.iterdir()))}{dest.suffix}")
+            os.replace(self.fit_path(key), dest)
+            self.checksum_path(key).unlink(missing_ok=True)
+            warnings.warn(
+                f"damaged checkpoint {self.fit_path(key)}: {why}; moved to {dest}, the fit will be computed again",
+                DamagedFitWarning,
+                stacklevel=3,
+            )
+            moved.append(dest)
+        return moved
 
     def error_path(self, key: str) -> Path:
         return self.errors / f"{key}.txt"
@@ -154,6 +226,8 @@ class Store:
         else:
             tree.to_netcdf(tmp)
         _fsync(tmp)
+        # The checksum first: a crash between the two leaves a checksum without a fit (refitted).
+        _atomic_write_text(self.checksum_path(key), f"{_sha256(tmp)}  {final.name}\n")
         os.replace(tmp, final)
         self.error_path(key).unlink(missing_ok=True)
         return final
@@ -164,13 +238,45 @@ class Store:
         return path
 
     def read_fit(self, key: str) -> xr.DataTree:
-        """Load one finished task fully into memory (the file is closed afterwards)."""
-        with xr.open_datatree(self.fit_path(key)) as tree:
-            return tree.load()
+        """Load one finished task fully into memory (the file is closed afterwards).
+
+        Raises
+        ------
+        DamagedFitError
+            Naming the file, when it does not match its recorded checksum or cannot be read.
+        """
+        path = self.fit_path(key)
+        recorded = self.checksum_path(key)
+        if recorded.exists() and recorded.read_text().split()[:1] != [_sha256(path)]:
+            raise DamagedFitError(f"damaged checkpoint {path}: it is not the file that was written (SHA-256 differs)")
+        try:
+            with xr.open_datatree(path) as tree:
+                return tree.load()
+        except Exception as err:  # noqa: BLE001 - xarray's message names neither file nor remedy
+            raise DamagedFitError(
+                f"damaged checkpoint {path}: it cannot be read ({type(err).__name__}: {str(err)[:120]})"
+            ) from err
+
+    def read_fits(self, keys: Iterable[str]) -> Iterator[tuple[str, xr.DataTree]]:
+        """``(key, fit)`` for each readable fit of ``keys``; a damaged one is skipped with a
+        :class:`DamagedFitWarning` naming its file (resuming the run refits it)."""
+        for key in keys:
+            try:
+                yield key, self.read_fit(key)
+            except DamagedFitError as err:
+                warnings.warn(f"{err}; skipped (resume the run to fit it again)", DamagedFitWarning, stacklevel=2)
 
 
 # netCDF-4 files are HDF5 files; classic netCDF starts with "CDF"
 _NETCDF_MAGIC = (b"\x89HDF\r\n\x1a\n", b"CDF")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _fsync(path: Path) -> None:
