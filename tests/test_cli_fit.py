@@ -55,3 +55,27 @@ def test_jax_samplers_run_the_scan_model(small_study):
         assert result.attrs["sampler"] == sampler
         assert result.posterior.sizes["draw"] == 30
         assert diagnose(result).n_draws == 30
+
+
+@pytest.mark.filterwarnings("ignore:All-NaN slice")  # one chain: no R-hat
+def test_compare_cli_by_exact_kfold(tmp_path, capsys):
+    """`asem compare --kfold K` refits saved fits with folds held out and prints the table, its
+    legend and the comparison in words, as for PSIS-LOO."""
+    study = ab.simulate("stable", 4, 14, seed=5)
+    path = tmp_path / "study.nc"
+    study.to_netcdf(path, engine="h5netcdf")
+    out = tmp_path / "stable.nc"
+    fit_args = ["fit", str(path), "--variant", "stable", "--draws", "60", "--tune", "80", "--chains", "1"]
+    assert main([*fit_args, "--seed", "1", "--no-progress", "--out", str(out)]) == 0
+    capsys.readouterr()
+    csv = tmp_path / "kfold.csv"
+    rc = main(["compare", str(out), str(out), "--names", "a", "b", "--kfold", "2", "--csv", str(csv)])
+    assert rc == 0
+    captured = capsys.readouterr()
+    text = captured.out
+    assert "Best predictive fit by exact K-fold (leave-out unit: person-week)" in text
+    assert "elpd_diff" in text and "stacking weight" in text  # the table and its legend
+    assert "K-fold of 'a': 2 refits" in captured.err
+    assert csv.exists()
+    assert main(["compare", str(out), str(out), "--kfold", "1"]) == 2
+    assert "at least 2 folds" in capsys.readouterr().err
