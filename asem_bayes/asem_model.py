@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,11 @@ import numpy as np
 import xarray as xr
 
 from asem_bayes import dims as D
+from asem_bayes import whatif
 from asem_bayes.inputs import DataError, prepare_inputs
 from asem_bayes.model import CompiledModel, check_mode, log_likelihood, posterior_predictive, trajectories
 from asem_bayes.registry import get_variant
+from asem_bayes.whatif import Alteration
 
 __all__ = ["ASEMModel", "SamplerConfig", "study_hash", "FitFileError"]
 
@@ -287,6 +290,49 @@ class ASEMModel:
             self.idata, self.study, compiled=self._compiled, k=k, fold_seed=fold_seed, seed=seed,
             draws=c.draws, tune=c.tune, chains=c.chains, cores=c.cores, target_accept=c.target_accept,
         )  # fmt: skip
+
+    # -- what the fit says about other worlds (asem_bayes.whatif) -------------------------------
+
+    def what_if(
+        self,
+        alterations: Sequence[str | Alteration] = (),
+        *,
+        days: int = 0,
+        start: int = 0,
+        schedule: xr.Dataset | None = None,
+        n_draws: int | None = 200,
+        seed: int | None = None,
+        idata: xr.DataTree | None = None,
+    ) -> xr.DataTree:
+        """Fitted versus altered world for the posterior draws (:func:`asem_bayes.whatif.project`).
+
+        Examples
+        --------
+        >>> tree = model.what_if(["safe@0*=2", "soft@0*=2"], days=28)  # doctest: +SKIP
+        >>> whatif.summarize_projection(tree)                            # doctest: +SKIP
+        """
+        return whatif.project(
+            self._posterior(idata), self._inputs, self._variant, self.mode, alterations,
+            days=days, start=start, schedule=schedule, n_draws=n_draws, seed=seed,
+        )  # fmt: skip
+
+    def forecast(
+        self, days: int, *, n_draws: int | None = 200, seed: int | None = None, idata: xr.DataTree | None = None
+    ) -> xr.Dataset:
+        """Working models, trait scores and daily ratings ``days`` past the study
+        (:func:`asem_bayes.whatif.forecast`)."""
+        return whatif.forecast(
+            self._posterior(idata), self._inputs, self._variant, self.mode, days, n_draws=n_draws, seed=seed
+        )
+
+    def attribution(self, *, n_draws: int | None = 200, idata: xr.DataTree | None = None) -> xr.Dataset:
+        """Each channel's share of each person's fitted change (:func:`asem_bayes.whatif.attribution`)."""
+        return whatif.attribution(self._posterior(idata), self._inputs, self._variant, n_draws=n_draws)
+
+    def effects(self, *, percentiles: Sequence[float] = (10, 90), idata: xr.DataTree | None = None) -> xr.Dataset:
+        """Trait changes after ten days of one kind, by security percentile
+        (:func:`asem_bayes.whatif.observable_effects`)."""
+        return whatif.observable_effects(self._posterior(idata), self._variant, percentiles=percentiles)
 
     # -- saving and loading --------------------------------------------------------------------
 
