@@ -23,6 +23,7 @@ import xarray as xr
 
 from asem_bayes import dims as D
 from asem_bayes import whatif
+from asem_bayes.covariates import CovariateSpecLike, PersonCovariates, parse
 from asem_bayes.inputs import DataError, prepare_inputs
 from asem_bayes.model import CompiledModel, check_mode, log_likelihood, posterior_predictive, trajectories
 from asem_bayes.registry import get_variant
@@ -66,7 +67,7 @@ class SamplerConfig:
 def study_hash(study: xr.Dataset) -> str:
     """A hash of what a fit sees of a study: its observed variables, their coordinates and scale."""
     h = hashlib.sha256()
-    for name in sorted(k for k in (*D.EVENTS, *D.DAILY_RATINGS, *D.TRAITS) if k in study):
+    for name in sorted(k for k in (*D.EVENTS, *D.DAILY_RATINGS, *D.TRAITS, *_covariate_vars(study)) if k in study):
         x = np.ascontiguousarray(study[name].values, dtype=np.float64)
         h.update(name.encode())
         h.update(str(study[name].dims).encode())
@@ -81,10 +82,17 @@ def study_hash(study: xr.Dataset) -> str:
 PROVENANCE = ("source", "mapping", "layout", "scales", "load_report")  # a loaded diary's attrs kept with a fit
 
 
-def _observed_study(study: xr.Dataset) -> xr.Dataset:
-    """The observed part of a study that a fit needs (events, ratings, traits, coordinates, scale),
-    with where it came from: the file, the mapping, the load report and the file's person ids."""
-    keep = [k for k in (*D.EVENTS, *D.DAILY_RATINGS, *D.TRAITS) if k in study]
+def _covariate_vars(study: xr.Dataset) -> list[str]:
+    """The study's variables with ``attrs["role"] = "covariate"``."""
+    return [str(k) for k, x in study.data_vars.items() if x.attrs.get("role") == D.ROLE_COVARIATE]
+
+
+def _observed_study(study: xr.Dataset, covariates: tuple[str, ...] = ()) -> xr.Dataset:
+    """The observed part of a study that a fit needs (events, ratings, traits, covariates: those
+    with the covariate role and those the model names, coordinates, scale), with where it came
+    from: the file, the mapping, the load report and the file's person ids."""
+    named = dict.fromkeys([*_covariate_vars(study), *covariates])
+    keep = [k for k in (*D.EVENTS, *D.DAILY_RATINGS, *D.TRAITS, *named) if k in study]
     out = study[keep].copy()  # keeps the coordinates, the file's person ids (person_id) among them
     for k in out.coords:
         if out[k].dtype == object:  # netCDF stores labels as fixed strings
@@ -122,7 +130,11 @@ class ASEMModel:
         Sample in the sheared coordinates (default; the same posterior, faster mixing).
     compiled : CompiledModel or None
         A model already compiled for this study's design, to share (as :meth:`refit` does);
-        ``variant``, ``mode`` and the sampler are then its own.
+        ``variant``, ``mode``, the sampler and the covariates are then its own.
+    person_covariates : mapping, str, sequence of str or None
+        Covariates of person-level parameters (:func:`asem_bayes.model.build_model`), e.g.
+        ``{"s0": ["arm"]}`` or ``"theta_pos_s ~ arm"``; the covariates are variables of
+        ``study``. Saved with the fit, so :meth:`load` rebuilds the same model.
 
     Examples
     --------
@@ -141,6 +153,7 @@ class ASEMModel:
         config: SamplerConfig | None = None,
         reparam: bool = True,
         compiled: CompiledModel | None = None,
+        person_covariates: CovariateSpecLike | PersonCovariates = None,
     ) -> None:
         self.study = study
         self.config = config or SamplerConfig()
@@ -149,6 +162,10 @@ class ASEMModel:
         self._variant = compiled.variant if compiled is not None else get_variant(variant)
         self.mode = compiled.mode if compiled is not None else check_mode(self._variant, mode)
         self._compiled_model = compiled
+        self.person_covariates = (
+            compiled.person_covariates if compiled is not None else parse(person_covariates, self._variant)
+        )
+        self.person_covariates.matrices(study)  # the study holds them, numeric and complete
         # What predictions and the log-likelihood need; the sampler's model compiles on first fit.
         self._inputs = prepare_inputs(study, joint=self.mode == "joint", missing_events=missing_events)
         self.idata: xr.DataTree | None = None
@@ -170,6 +187,7 @@ class ASEMModel:
                 missing_events=self.missing_events,
                 trajectories=True,  # for plots; save() leaves them out of the file, load() recomputes them
                 reparam=self.reparam,
+                person_covariates=self.person_covariates,
             )
         return self._compiled_model
 
@@ -346,6 +364,7 @@ class ASEMModel:
             "sampler_config": json.dumps(asdict(self.config)),
             "sampling_coordinates": "sheared" if self.reparam else "schema",
             "study_hash": study_hash(self.study),
+            "person_covariates": self.person_covariates.to_json() if self.person_covariates else "",
         }
 
     def save(self, path: str | Path, *, trajectories: bool = False) -> Path:
@@ -367,7 +386,7 @@ class ASEMModel:
         dt["posterior"] = post.drop_vars(derived + ([] if trajectories else traj))
         if "log_likelihood" in dt.children:
             del dt["log_likelihood"]
-        dt["study"] = _observed_study(self.study)
+        dt["study"] = _observed_study(self.study, self.person_covariates.names)
         dt.attrs.update(self._provenance())
         path = Path(path)
         enc = {}
@@ -413,6 +432,7 @@ class ASEMModel:
             missing_events=dt.attrs["missing_events"],
             config=config or saved,
             reparam=dt.attrs.get("sampling_coordinates", "sheared") == "sheared",
+            person_covariates=PersonCovariates.from_json(dt.attrs.get("person_covariates"), dt.attrs["asem_variant"]),
         )
         groups = {node.path: node.to_dataset(inherit=False) for node in dt.subtree if node.name != "study"}
         post = groups["/posterior"]

@@ -11,6 +11,9 @@ PERSON = "person"  # role within the dyad: 0 or 1
 DAY = "day"
 WAVE = "wave"
 WEEK = "week"
+# Covariates of person-level parameters (docs/model.md, "Covariate effects"): a coefficient of person
+# parameter ``x`` has dims ``(covariate_x,)``, labelled by the covariates' names.
+COVARIATE = "covariate"
 
 PERSON_DIMS: tuple[str, str] = (DYAD, PERSON)
 PERSON_DAY_DIMS: tuple[str, str, str] = (DYAD, PERSON, DAY)
@@ -39,3 +42,4 @@ ROLE_RATING = "rating"
 ROLE_TRAIT = "trait"
 ROLE_LATENT = "latent"
 ROLE_PARAMETER = "parameter"
+ROLE_COVARIATE = "covariate"  # a person or couple covariate: dims (dyad, person) or (dyad,)

@@ -21,10 +21,11 @@ import xarray as xr
 from asem_bayes import coords as sampling_coords
 from asem_bayes import dims as D
 from asem_bayes import dynamics
+from asem_bayes.covariates import CovariateSpecLike, PersonCovariates, covariate_shift, data_name, parse
 from asem_bayes.inputs import DataError, ModelInputs, prepare_inputs
 from asem_bayes.options import LOO_UNITS, MODES, SAMPLERS
 from asem_bayes.registry import get_variant
-from asem_bayes.schema import Variant
+from asem_bayes.schema import PersonParam, Variant
 
 __all__ = [
     "build_model",
@@ -72,6 +73,8 @@ def build_model(
     trajectories: bool = True,
     kernel: str = "numba",
     reparam: bool = True,
+    person_covariates: CovariateSpecLike | PersonCovariates = None,
+    covariate_data: xr.Dataset | None = None,
 ) -> pm.Model:
     """Build the PyMC model of a variant for a study.
 
@@ -100,12 +103,20 @@ def build_model(
         NUTS explores several times faster in its slowest directions. ``False`` samples every
         parameter in the schema's own coordinates. Either way the model holds every schema
         parameter under its own name.
+    person_covariates : mapping, str, sequence of str or None
+        Covariates of person-level parameters (:func:`asem_bayes.covariates.parse`), e.g.
+        ``{"theta_pos_s": ["arm"], "s0": ["arm", "length"]}`` or ``"s0 ~ arm + length"``: the
+        parameter's linear predictor becomes ``mu + X @ beta + sd * z`` with coefficients
+        ``beta_<param>`` (dims ``covariate_<param>``, prior ``Normal(0, effect_sd)`` of the
+        schema); docs/model.md, "Covariate effects on person-level parameters".
+    covariate_data : xarray.Dataset or None
+        The study holding the covariates, needed when ``data`` is a :class:`ModelInputs`.
 
     Returns
     -------
     pymc.Model
-        With ``pm.Data`` containers ``ev_*``, ``idx_*`` and ``y_*`` that
-        :class:`CompiledModel` swaps between datasets.
+        With ``pm.Data`` containers ``ev_*``, ``idx_*``, ``y_*`` and (covariates) ``X_<param>``
+        that :class:`CompiledModel` swaps between datasets.
     """
     v = get_variant(variant)
     mode = check_mode(v, mode)
@@ -115,10 +126,13 @@ def build_model(
         else prepare_inputs(data, joint=mode == "joint", missing_events=missing_events)
     )
     T = inp.n_days
-    coords = {k: np.asarray(c) for k, c in inp.coords.items()}
+    spec = parse(person_covariates, v)
+    X = _covariate_matrices(spec, data, covariate_data)
+    coords = {k: np.asarray(c) for k, c in inp.coords.items()} | spec.coords()
     with pm.Model(coords=coords) as model:
         model.asem_variant = v.name  # type: ignore[attr-defined]
         model.asem_mode = mode  # type: ignore[attr-defined]
+        model.asem_covariates = spec  # type: ignore[attr-defined]
         sc = sampling_coords.plan(v) if reparam else None
         model.asem_coords = sc  # type: ignore[attr-defined]
         arrays = inp.data_arrays()
@@ -136,14 +150,15 @@ def build_model(
                 p[prm.name] = prm.prior.pymc(prm.name)
 
         def person(pp):
+            shift = _covariate_term(pp, X)  # X @ beta, or 0 for a parameter without covariates
             if pp.sd in signed:
                 y = signed[pp.sd]
                 zr = pm.Normal(pp.name + sampling_coords.RAW_Z, 0.0, 1.0, dims=D.PERSON_DIMS)
                 pm.Deterministic(f"{pp.name}_z", pt.sign(y) * zr, dims=D.PERSON_DIMS)
-                lin = p[pp.mu] + y * zr
+                lin = p[pp.mu] + shift + y * zr
             else:
                 z = pm.Normal(f"{pp.name}_z", 0.0, 1.0, dims=D.PERSON_DIMS)
-                lin = p[pp.mu] + p[pp.sd] * z
+                lin = p[pp.mu] + shift + p[pp.sd] * z
             p[pp.name] = pm.Deterministic(pp.name, pp.apply_link(pt, lin), dims=D.PERSON_DIMS)
             latent[pp.name] = lin  # the day loop starts from the linear predictor, not atanh(s0)
 
@@ -201,6 +216,28 @@ def build_model(
                 pm.Bernoulli(key, logit_p=lg.transpose(1, 2, 0).reshape((-1,))[idx], observed=y)
     model.asem_inputs = inp  # type: ignore[attr-defined]
     return model
+
+
+def _covariate_matrices(
+    spec: PersonCovariates, data: xr.Dataset | ModelInputs, covariate_data: xr.Dataset | None
+) -> dict[str, np.ndarray]:
+    """The covariate matrices ``{param: X (dyad, person, k)}`` of the terms of ``spec``."""
+    if not spec:
+        return {}
+    source = covariate_data if covariate_data is not None else data
+    if not isinstance(source, xr.Dataset):
+        raise ValueError("person_covariates need the study Dataset: pass covariate_data= with ModelInputs")
+    return spec.matrices(source)
+
+
+def _covariate_term(pp: PersonParam, X: Mapping[str, np.ndarray]) -> Any:
+    """Inside a model context: ``X @ beta`` of person parameter ``pp``, with its data container
+    ``X_<name>`` and coefficients ``beta_<name>``; 0 when it has no covariates."""
+    if pp.name not in X:
+        return 0.0
+    x = pm.Data(data_name(pp.name), X[pp.name], dims=(*D.PERSON_DIMS, pp.effect_dim))
+    beta = pp.effect_prior.pymc(pp.effect_name, dims=pp.effect_dim)
+    return covariate_shift(x, beta)
 
 
 def _scan_states(
@@ -282,8 +319,14 @@ def point_from_params(model: pm.Model, variant: str | Variant, params: Mapping[s
     """
     v = get_variant(variant)
     values: dict[str, np.ndarray] = {k: np.asarray(params[k], dtype=float) for k in v.param_names}
+    spec = getattr(model, "asem_covariates", None) or PersonCovariates(v.name)
     for pp in v.person_params:
-        values[f"{pp.name}_z"] = pp.standardise(params[pp.name], params)
+        shift: Any = 0.0
+        names = spec.covariates_of(pp.name)
+        if names:
+            values[pp.effect_name] = beta = _effect_values(params[pp.effect_name], names, pp.effect_name)
+            shift = covariate_shift(_data_value(model[data_name(pp.name)]), beta)
+        values[f"{pp.name}_z"] = pp.standardise(params[pp.name], params, shift)
     sc = getattr(model, "asem_coords", None)
     if sc is not None:
         values.update(sc.from_params({**values, "s0": params["s0"], "o0": params["o0"]}))
@@ -299,6 +342,23 @@ def point_from_params(model: pm.Model, variant: str | Variant, params: Mapping[s
             x = tr.forward(pt.as_tensor(x), *rv.owner.inputs).eval()
         point[value_var.name] = np.asarray(x, dtype=float)
     return point
+
+
+def _effect_values(value: Any, names: tuple[str, ...], what: str) -> np.ndarray:
+    """Coefficients in the order of ``names``, from a mapping, a labelled DataArray or an array."""
+    if isinstance(value, Mapping):
+        return np.array([float(value[c]) for c in names])
+    if isinstance(value, xr.DataArray) and value.ndim == 1:
+        return np.asarray(value.sel({value.dims[0]: list(names)}).values, dtype=float)
+    arr = np.asarray(value, dtype=float)
+    if arr.shape != (len(names),):
+        raise ValueError(f"{what} needs {len(names)} value(s), one per covariate {list(names)}, got shape {arr.shape}")
+    return arr
+
+
+def _data_value(var: Any) -> np.ndarray:
+    """The value of a data container (shared variable, or a constant after freezing the data)."""
+    return np.asarray(var.get_value() if hasattr(var, "get_value") else var.data)
 
 
 # --------------------------------------------------------------------------------------------
@@ -553,6 +613,9 @@ class CompiledModel:
         Sample in the sheared coordinates of :mod:`asem_bayes.coords` (default; same posterior,
         faster mixing) or in the schema's own (``False``). The returned posterior holds the
         schema parameters either way.
+    person_covariates : mapping, str, sequence of str or None
+        Covariates of person-level parameters, as in :func:`build_model`; every dataset fitted
+        must hold them (their values may differ between datasets).
     """
 
     def __init__(
@@ -565,6 +628,7 @@ class CompiledModel:
         missing_events: str = "error",
         trajectories: bool = True,
         reparam: bool = True,
+        person_covariates: CovariateSpecLike | PersonCovariates = None,
     ) -> None:
         if sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
@@ -573,13 +637,22 @@ class CompiledModel:
         self.sampler = sampler
         self.missing_events = missing_events
         self.trajectories = trajectories
+        self.person_covariates = parse(person_covariates, self.variant)
         inp = self.prepare(data)
         self.design_key = inp.design_key
         if sampler in ("numpyro", "blackjax"):
             from asem_bayes.kernels import register_jax
 
             register_jax()  # the same graph, its day loop compiled by JAX
-        self.model = build_model(inp, self.variant, mode=self.mode, trajectories=trajectories, reparam=reparam)
+        self.model = build_model(
+            inp,
+            self.variant,
+            mode=self.mode,
+            trajectories=trajectories,
+            reparam=reparam,
+            person_covariates=self.person_covariates,
+            covariate_data=data,
+        )
         self.compile_seconds = 0.0
         self._compiled = None
         if sampler == "nutpie":
@@ -590,8 +663,10 @@ class CompiledModel:
             self.compile_seconds = time.perf_counter() - t0
 
     def prepare(self, data: xr.Dataset) -> ModelInputs:
-        """Validate a dataset for this model and build its arrays."""
-        return prepare_inputs(data, joint=self.mode == "joint", missing_events=self.missing_events)
+        """Validate a dataset for this model (its covariates included) and build its arrays."""
+        inp = prepare_inputs(data, joint=self.mode == "joint", missing_events=self.missing_events)
+        self.person_covariates.matrices(data)
+        return inp
 
     def fit(
         self,
@@ -629,7 +704,7 @@ class CompiledModel:
                 f"dataset design {inp.design_key} differs from the compiled design {self.design_key}; "
                 "compile a new model for it"
             )
-        arrays = inp.data_arrays()
+        arrays = inp.data_arrays() | self.person_covariates.data_arrays(data)
         t0 = time.perf_counter()
         if self.sampler == "nutpie":
             import nutpie
@@ -671,7 +746,7 @@ class CompiledModel:
             post = dt.posterior.to_dataset()
             dt["posterior"] = post.drop_vars([n for n in sc.sampler_only_names() if n in post])
         dt["observed_data"] = observed_dataset(inp, data)
-        dt["constant_data"] = constant_dataset(inp)
+        dt["constant_data"] = constant_dataset(inp).merge(self.person_covariates.dataset(data))
         if loo_unit is not None:
             dt["log_likelihood"] = log_likelihood(dt.posterior.to_dataset(), inp, self.variant, self.mode, loo_unit)
         if posterior_predictive:
@@ -689,6 +764,7 @@ class CompiledModel:
             loo_unit=loo_unit or "",
             notes="; ".join(inp.notes),
             uninformed=json.dumps(uninformed_parameters(inp, self.variant, self.mode)),
+            person_covariates=self.person_covariates.to_json() if self.person_covariates else "",
         )
         return dt
 
@@ -714,6 +790,7 @@ def fit(
     progressbar: bool = False,
     target_accept: float = 0.9,
     reparam: bool = True,
+    person_covariates: CovariateSpecLike | PersonCovariates = None,
 ) -> xr.DataTree:
     """Fit an ASEM variant to a diary study.
 
@@ -742,6 +819,9 @@ def fit(
     reparam : bool
         Sample in the sheared coordinates of :mod:`asem_bayes.coords` (default) or in the
         schema's own; the posterior is the same.
+    person_covariates : mapping, str, sequence of str or None
+        Covariates of person-level parameters (see :func:`build_model`), e.g.
+        ``{"s0": ["arm"]}`` or ``"theta_pos_s ~ arm"``; the covariates are variables of ``data``.
 
     Returns
     -------
@@ -757,6 +837,7 @@ def fit(
         missing_events=missing_events,
         trajectories=trajectories,
         reparam=reparam,
+        person_covariates=person_covariates,
     )
     return cm.fit(
         data,

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from asem_bayes.dims import PERSON_DIMS
+from asem_bayes.dims import COVARIATE, PERSON_DIMS
 
 __all__ = ["Prior", "Param", "PersonParam", "Variant", "SchemaError"]
 
@@ -128,8 +128,12 @@ class Param:
 class PersonParam:
     """A person-level parameter, hierarchical and non-centred.
 
-    ``value[dyad, person] = link(mu + sd * z[dyad, person])`` with ``z ~ Normal(0, 1)``; ``mu``
-    and ``sd`` name population parameters of the same variant.
+    ``value[dyad, person] = link(mu + X[dyad, person] @ beta + sd * z[dyad, person])`` with
+    ``z ~ Normal(0, 1)``; ``mu`` and ``sd`` name population parameters of the same variant. The
+    covariate term ``X @ beta`` exists only when a fit or a simulation names covariates for this
+    parameter (docs/model.md, "Covariate effects on person-level parameters"); its coefficients
+    are called :attr:`effect_name`, have dims ``(effect_dim,)`` and the prior
+    ``Normal(0, effect_sd)`` per unit of the covariate, on the linear predictor's scale.
     """
 
     name: str
@@ -139,17 +143,38 @@ class PersonParam:
     group: str
     link: str = "identity"  # or "tanh" (initial states live in (-1, 1))
     dims: tuple[str, ...] = PERSON_DIMS
+    effect_sd: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not self.effect_sd > 0:
+            raise SchemaError(f"{self.name}: effect_sd must be positive, got {self.effect_sd}")
+
+    @property
+    def effect_name(self) -> str:
+        """Name of the covariate coefficients of this parameter (``beta_<name>``)."""
+        return f"beta_{self.name}"
+
+    @property
+    def effect_dim(self) -> str:
+        """Dim of the covariate coefficients (``covariate_<name>``), labelled by covariate names."""
+        return f"{COVARIATE}_{self.name}"
+
+    @property
+    def effect_prior(self) -> Prior:
+        """Prior of each covariate coefficient: ``Normal(0, effect_sd)``."""
+        return N(0.0, self.effect_sd)
 
     def apply_link(self, xp: Any, x: Any) -> Any:
         """Map the linear predictor to the parameter's scale with array module ``xp``."""
         return xp.tanh(x) if self.link == "tanh" else x
 
-    def standardise(self, value: Any, params: Mapping[str, Any]) -> np.ndarray:
+    def standardise(self, value: Any, params: Mapping[str, Any], shift: Any = 0.0) -> np.ndarray:
         """The standardised ``z`` of given person-level values (numpy), the inverse of the
-        non-centred construction at the population values in ``params``."""
+        non-centred construction at the population values in ``params``; ``shift`` is the
+        covariate term ``X @ beta`` (dyad, person) of the linear predictor, if any."""
         x = np.asarray(value, dtype=float)
         lin = np.arctanh(x) if self.link == "tanh" else x
-        return (lin - float(params[self.mu])) / float(params[self.sd])
+        return (lin - float(params[self.mu]) - np.asarray(shift, dtype=float)) / float(params[self.sd])
 
 
 @dataclass(frozen=True)

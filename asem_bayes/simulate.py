@@ -17,6 +17,14 @@ import xarray as xr
 
 from asem_bayes import dims as D  # noqa: N812 - short, used on every line
 from asem_bayes import dynamics
+from asem_bayes.covariates import (
+    CovariateError,
+    PersonCovariates,
+    add_covariates,
+    check_effects,
+    covariate_shift,
+    parse,
+)
 from asem_bayes.registry import get_variant
 from asem_bayes.schema import SchemaError, Variant
 
@@ -93,18 +101,27 @@ class Design:
 
 
 def draw_person_params(
-    variant: Variant, pop: Mapping[str, Any], n_dyads: int, rng: np.random.Generator
+    variant: Variant,
+    pop: Mapping[str, Any],
+    n_dyads: int,
+    rng: np.random.Generator,
+    shift: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Person-level parameters ``link(mu + sd * z)`` with ``z ~ Normal(0, 1)``, shape (dyad, person).
+    """Person-level parameters ``link(mu + shift + sd * z)`` with ``z ~ Normal(0, 1)``, shape (dyad, person).
+
+    ``shift`` holds the covariate term ``X @ beta`` (dyad, person) of the parameters that have
+    covariates (:mod:`asem_bayes.covariates`); the draws of ``z`` do not depend on it, so the
+    same seed gives the same persons with and without covariate effects.
 
     For the initial working models (``tanh`` link) the linear predictor is also returned, as
     ``s0_latent`` and ``o0_latent``: the day loop starts from it, so an initial model that rounds
     to +-1 in float64 still has its finite latent.
     """
+    shift = shift or {}
     out = {}
     for pp in variant.person_params:
         z = rng.standard_normal((n_dyads, 2))
-        lin = pop[pp.mu] + pop[pp.sd] * z
+        lin = pop[pp.mu] + shift.get(pp.name, 0.0) + pop[pp.sd] * z
         out[pp.name] = pp.apply_link(np, lin)
         if pp.name in _INITIAL:
             out[f"{pp.name}_latent"] = lin
@@ -119,12 +136,14 @@ def resolve_params(
     params: Mapping[str, Any] | str | None,
     n_dyads: int,
     rng: np.random.Generator,
+    shift: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """All parameter values for a simulation: population scalars and (dyad, person) arrays.
 
     ``None`` uses the schema's reference values, ``"prior"`` draws the population parameters
     from their priors, and a mapping overrides reference values (person-level values may be
-    given as scalars or (dyad, person) arrays; missing ones are drawn from the population).
+    given as scalars or (dyad, person) arrays; missing ones are drawn from the population, with
+    the covariate terms ``shift`` of :func:`draw_person_params`; given ones are taken as they are).
     """
     if params is None:
         given: dict[str, Any] = {}
@@ -139,7 +158,7 @@ def resolve_params(
         variant.check(given)
         pop = variant.defaults()
         pop.update({k: float(v) for k, v in given.items() if k in pop})
-    person = draw_person_params(variant, pop, n_dyads, rng)
+    person = draw_person_params(variant, pop, n_dyads, rng, shift)
     for name in variant.person_param_names:
         if name in given:
             value = np.asarray(given[name], dtype=float)
@@ -172,6 +191,9 @@ def simulate(
     params: Mapping[str, Any] | str | None = None,
     design: Design | None = None,
     seed: int | np.random.Generator | None = None,
+    *,
+    covariates: Mapping[str, Any] | None = None,
+    effects: Mapping[str, Mapping[str, float]] | None = None,
 ) -> xr.Dataset:
     """Simulate a dyadic daily-diary study from an ASEM variant.
 
@@ -190,6 +212,17 @@ def simulate(
         process (events and states), the rating noise and the missingness each use their own
         child stream, so changing the rating scale or the missingness rates of a design keeps
         the same true parameters, events and trajectories.
+    covariates : mapping or None
+        Person or couple covariates, ``{name: values}`` with values of shape (dyad,) per couple
+        or (dyad, person) per person (numeric; e.g. a randomised arm coded 0/1). Stored in the
+        study with ``attrs["role"] = "covariate"``, where a fit finds them.
+    effects : mapping or None
+        True covariate coefficients per person-level parameter, ``{param: {covariate: beta}}``,
+        on the linear predictor's scale: ``param = link(mu + X @ beta + sd * z)`` (docs/model.md,
+        "Covariate effects on person-level parameters"). E.g. a trial whose arm 1 learns
+        faster from positive evidence about the self: ``covariates={"arm": arm},
+        effects={"theta_pos_s": {"arm": 0.7}}``; ``{"arm": 0.0}`` is a null trial. Stored as
+        ``beta_<param>`` (dims ``covariate_<param>``) with the other true parameters.
 
     Returns
     -------
@@ -209,8 +242,10 @@ def simulate(
     design.validate()
     if n_dyads < 1 or n_days < 2:
         raise ValueError(f"need at least 1 dyad and 2 days, got n_dyads={n_dyads}, n_days={n_days}")
+    cov_ds, spec, beta = _covariate_setup(v, n_dyads, covariates, effects)
+    shift = {name: covariate_shift(X, beta[name]) for name, X in spec.matrices(cov_ds).items()}
     rng = np.random.default_rng(seed)
-    p = resolve_params(v, params, n_dyads, rng)
+    p = resolve_params(v, params, n_dyads, rng, shift)
     waves = design.waves(n_days)
     ev_rng, obs_rng, miss_rng = _spawn(rng, 3)
 
@@ -340,6 +375,8 @@ def simulate(
         evs = np.broadcast_to(x.T[:, None, :], (N, 2, T)) if x.ndim == 2 else pd_view(x)
         meaning = f"true {name} events, missed days included"
         data_vars[f"{name}_true"] = (pdd, evs, {"role": D.ROLE_LATENT, "meaning": meaning})
+    data_vars.update({name: cov_ds[name] for name in cov_ds.data_vars})
+    data_vars.update(_effect_vars(spec, beta))
     ds = xr.Dataset(data_vars, coords={**coords, "wave_day": (D.WAVE, np.asarray(idx))})
     ds.attrs.update(
         variant=v.name,
@@ -347,7 +384,41 @@ def simulate(
         likert=0 if design.likert is None else design.likert,
         design=repr(asdict(design)),
     )
+    if spec:
+        ds.attrs["person_covariates"] = spec.to_json()
     return ds
+
+
+def _covariate_setup(
+    v: Variant,
+    n_dyads: int,
+    covariates: Mapping[str, Any] | None,
+    effects: Mapping[str, Mapping[str, float]] | None,
+) -> tuple[xr.Dataset, PersonCovariates, dict[str, np.ndarray]]:
+    """The covariates as study variables, the terms the effects name, and the coefficients."""
+    covariates = dict(covariates or {})
+    effects = dict(effects or {})
+    spec = parse({name: list(e) for name, e in effects.items()}, v)
+    lacking = [c for c in spec.names if c not in covariates]
+    if lacking:
+        raise CovariateError(f"effects name covariate(s) {lacking} that covariates= does not give")
+    empty = xr.Dataset(coords={D.DYAD: np.arange(n_dyads), D.PERSON: np.arange(2)})
+    return add_covariates(empty, **covariates), spec, check_effects(spec, effects)
+
+
+def _effect_vars(spec: PersonCovariates, beta: Mapping[str, np.ndarray]) -> dict[str, xr.DataArray]:
+    """The true coefficients as study variables ``beta_<param>`` (role parameter)."""
+    out = {}
+    for pp in spec.params():
+        dim = pp.effect_dim
+        meaning = f"covariate coefficients of {pp.name} (linear predictor scale)"
+        out[pp.effect_name] = xr.DataArray(
+            beta[pp.name],
+            dims=(dim,),
+            coords={dim: list(spec.covariates_of(pp.name))},
+            attrs={"role": D.ROLE_PARAMETER, "meaning": meaning},
+        )
+    return out
 
 
 def _noisy(mu: np.ndarray, sigma: Any, z: np.ndarray, out: np.ndarray) -> None:
