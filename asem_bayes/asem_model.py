@@ -26,6 +26,7 @@ from asem_bayes import whatif
 from asem_bayes.covariates import CovariateSpecLike, PersonCovariates, parse
 from asem_bayes.inputs import DataError, prepare_inputs
 from asem_bayes.model import CompiledModel, check_mode, log_likelihood, posterior_predictive, trajectories
+from asem_bayes.progress import is_terminal, stage
 from asem_bayes.registry import get_variant
 from asem_bayes.whatif import Alteration
 
@@ -226,7 +227,9 @@ class ASEMModel:
         posterior_predictive : bool
             Add replicated ratings and trait waves.
         progressbar : bool
-            Show the sampler's progress.
+            Report progress on stderr: lines when compiling and sampling start and end (with their
+            durations; every minute while they run when stderr is not a terminal, e.g. a log
+            file), and the sampler's progress bar on a terminal.
 
         Returns
         -------
@@ -236,7 +239,23 @@ class ASEMModel:
             mode, sampler settings, missing-event policy, seed, package version and study hash.
         """
         c = self.config
-        dt = self._compiled.fit(
+        if self._compiled_model is None:
+            d = self._inputs
+            what = f"compiling {self.variant!r} for {d.n_dyads} dyads x {d.n_days} days ({c.sampler})"
+            with stage(what, enabled=progressbar):
+                self._compiled  # noqa: B018 - compiles the model
+        what = f"sampling {self.variant!r}: {c.chains} chain(s) x ({c.tune} warm-up + {c.draws} draws)"
+        with stage(what, enabled=progressbar, bar=True):
+            dt = self._fit_compiled(seed, loo_unit, posterior_predictive, progressbar and is_terminal())
+        dt.attrs.update(self._provenance())
+        self.idata = dt
+        return dt
+
+    def _fit_compiled(
+        self, seed: int | None, loo_unit: str | None, posterior_predictive: bool, progressbar: bool
+    ) -> xr.DataTree:
+        c = self.config
+        return self._compiled.fit(
             self.study,
             draws=c.draws,
             tune=c.tune,
@@ -248,9 +267,6 @@ class ASEMModel:
             progressbar=progressbar,
             target_accept=c.target_accept,
         )
-        dt.attrs.update(self._provenance())
-        self.idata = dt
-        return dt
 
     def refit(self, study: xr.Dataset, seed: int | None = None, **kwargs: Any) -> ASEMModel:
         """Fit another study of the same design with the compiled model (no recompiling).

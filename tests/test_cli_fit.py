@@ -66,8 +66,12 @@ def test_compare_cli_by_exact_kfold(tmp_path, capsys):
     study.to_netcdf(path, engine="h5netcdf")
     out = tmp_path / "stable.nc"
     fit_args = ["fit", str(path), "--variant", "stable", "--draws", "60", "--tune", "80", "--chains", "1"]
-    assert main([*fit_args, "--seed", "1", "--no-progress", "--out", str(out)]) == 0
-    capsys.readouterr()
+    assert main([*fit_args, "--seed", "1", "--out", str(out)]) == 0
+    fitted = capsys.readouterr()
+    # stderr is not a terminal here (as under nohup or a batch job): progress comes as timed lines
+    assert "compiling 'stable' for 4 dyads x 14 days (nutpie) ..." in fitted.err
+    assert "sampling 'stable': 1 chain(s) x (80 warm-up + 60 draws): done after" in fitted.err
+    assert fitted.out.splitlines()[-1].startswith("saved ")
     csv = tmp_path / "kfold.csv"
     rc = main(["compare", str(out), str(out), "--names", "a", "b", "--kfold", "2", "--csv", str(csv)])
     assert rc == 0
