@@ -26,6 +26,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -614,7 +615,8 @@ def plot_projection(
         ax.axvline(study_days - 0.5, color="0.3", ls="--", lw=1)
         ax.text(study_days - 0.5, 1.0, " end of study", transform=ax.get_xaxis_transform(), va="top", fontsize=8)
     who = "average over persons" if dyad is None else f"dyad {dyad}, person {person}"
-    ax.set_title(f"{observable.replace('_', ' ')}: {tree.attrs['alterations']} ({who})", fontsize=10)
+    title = f"{observable.replace('_', ' ')} ({who}); altered: {tree.attrs['alterations']}"
+    ax.set_title(textwrap.fill(title, 90), fontsize=9)
     ax.set_xlabel("day")
     ax.set_ylabel(observable.replace("_", " "))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
