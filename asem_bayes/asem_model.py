@@ -80,7 +80,8 @@ def study_hash(study: xr.Dataset) -> str:
     return h.hexdigest()[:16]
 
 
-PROVENANCE = ("source", "mapping", "layout", "scales", "load_report")  # a loaded diary's attrs kept with a fit
+# a loaded diary's attrs kept with a fit
+PROVENANCE = ("source", "mapping", "layout", "scales", "rating_scales", "load_report")
 
 
 def _covariate_vars(study: xr.Dataset) -> list[str]:
@@ -380,6 +381,7 @@ class ASEMModel:
             "sampler_config": json.dumps(asdict(self.config)),
             "sampling_coordinates": "sheared" if self.reparam else "schema",
             "study_hash": study_hash(self.study),
+            "rating_scales": str(self.study.attrs.get("rating_scales", "")),  # how estimates map to the data's units
             "person_covariates": self.person_covariates.to_json() if self.person_covariates else "",
         }
 

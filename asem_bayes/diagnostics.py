@@ -12,8 +12,24 @@ import xarray as xr
 
 from asem_bayes.registry import get_variant
 
-__all__ = ["Diagnostics", "diagnose", "summary_table", "report", "uninformed", "uninformed_lines"]
+__all__ = [
+    "Diagnostics",
+    "diagnose",
+    "summary_table",
+    "report",
+    "uninformed",
+    "uninformed_lines",
+    "scale_lines",
+    "RATING_PARAMS",
+]
 
+# Each rating's parameters in its units: (location, parameters in rating points per unit).
+RATING_PARAMS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "state_anxiety": ("c_A_mu", ("c_A_sd", "k_A", "tau_A", "b_safe", "sigma_A")),
+    "state_avoidance": ("c_V_mu", ("c_V_sd", "k_V", "tau_V", "b_soft", "b_backfire", "sigma_V")),
+    "trait_anxiety": ("m_A", ("l_A", "sigma_TA")),
+    "trait_avoidance": ("m_V", ("l_V", "sigma_TV")),
+}
 RHAT_MAX = 1.01
 ESS_MIN = 400  # bulk and tail, all chains together (Vehtari et al. 2021)
 BFMI_MIN = 0.3
@@ -83,6 +99,31 @@ def uninformed_lines(missing: dict[str, str]) -> list[str]:
     for name, why in missing.items():
         by_reason.setdefault(why, []).append(name)
     return [f"  {', '.join(names)}: {why}" for why, names in by_reason.items()]
+
+
+def scale_lines(fit: xr.DataTree) -> list[str]:
+    """Which scale each rating was fitted on and how to read its estimates in the data's units
+    (from the study's ``rating_scales``, recorded by :func:`asem_bayes.data.load_diary`)."""
+    import json
+
+    raw = fit.attrs.get("rating_scales")
+    if not raw:
+        return []
+    lines = ["Rating scales (the priors assume ratings and trait scores on 1..7):"]
+    for name, rec in json.loads(raw).items():
+        loc, per_point = RATING_PARAMS[name]
+        if rec.get("rescaled"):
+            (lo, hi), a = rec["declared"], rec["units_per_point"]
+            lines.append(
+                f"  {name}: declared {lo:g}..{hi:g}, fitted rescaled to 1..7 (1 + 6 * (x - {lo:g}) / {hi - lo:g}); "
+                f"in the original units {loc} is {lo:g} + {a:.4g} * ({loc} - 1) and {', '.join(per_point)} "
+                f"are x {a:.4g}"
+            )
+        elif rec.get("likert"):
+            lines.append(f"  {name}: ordinal on its 1..{rec['likert']} Likert categories")
+        else:
+            lines.append(f"  {name}: used as read (no range declared; assumed to be on about 1..7)")
+    return lines
 
 
 def diagnose(fit: xr.DataTree, var_names: list[str] | None = None) -> Diagnostics:
@@ -163,6 +204,7 @@ def report(fit: xr.DataTree, truth: dict[str, Any] | None = None, ci_prob: float
         )
         lines += uninformed_lines(missing)
     lines += d.lines()[1:]
+    lines += scale_lines(fit)
     notes = fit.attrs.get("notes")
     if notes:
         lines.append(f"notes: {notes}")

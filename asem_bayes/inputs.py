@@ -16,9 +16,21 @@ import xarray as xr
 from asem_bayes import dims as D
 from asem_bayes.simulate import SHARED_EVENT_POLICIES, SharedEventPolicy, combine_partner_reports, wave_positions
 
-__all__ = ["DataError", "ModelInputs", "prepare_inputs", "diary_days", "MISSING_EVENT_POLICIES"]
+__all__ = [
+    "DataError",
+    "ModelInputs",
+    "prepare_inputs",
+    "diary_days",
+    "off_scale_note",
+    "MISSING_EVENT_POLICIES",
+    "PRIOR_SCALE",
+]
 
 MISSING_EVENT_POLICIES = ("error", "absent", "person_rate")
+# The scale the observation model's priors assume for every daily rating and trait score
+# (c_A_mu ~ Normal(4, 1), k_A ~ LogNormal(0.4, 0.3), ...): 1..7. Ratings declared on another
+# scale are rescaled to it when read (asem_bayes.data.rescale_ratings).
+PRIOR_SCALE: tuple[float, float] = (1.0, 7.0)
 BUFFERING = ("safe", "soft")  # the partner's answers to a threat: 0 on days without one
 
 
@@ -113,6 +125,32 @@ def diary_days(data: xr.Dataset) -> xr.DataArray:
     # between the first and the last report: reported on or before, and on or after
     inside = np.logical_or.accumulate(reports, axis=1) & np.logical_or.accumulate(reports[:, ::-1], axis=1)[:, ::-1]
     return xr.DataArray(inside, dims=D.DYAD_DAY_DIMS, coords={D.DYAD: data[D.DYAD].values, D.DAY: data[D.DAY].values})
+
+
+def off_scale_note(data: xr.Dataset, name: str) -> str | None:
+    """A warning in words when the continuous rating ``name`` lies far off :data:`PRIOR_SCALE`.
+
+    Far off: its 1st or 99th percentile more than half the scale's width beyond its ends (a
+    rating on 0..100, z-scores). ``None`` for ratings on (or near) the priors' scale, Likert
+    ratings and ratings already rescaled (``attrs["rescaled_from"]``).
+    """
+    x = data[name]
+    if "rescaled_from" in x.attrs or (name in D.DAILY_RATINGS and int(data.attrs.get("likert", 0) or 0)):
+        return None
+    vals = np.asarray(x.values, dtype=float)
+    vals = vals[np.isfinite(vals)]
+    if not vals.size:
+        return None
+    lo, hi = PRIOR_SCALE
+    q_lo, q_hi = np.quantile(vals, [0.01, 0.99])
+    width = hi - lo
+    if q_lo >= lo - width / 2 and q_hi <= hi + width / 2:
+        return None
+    return (
+        f"{name!r} lies at {vals.min():g}..{vals.max():g}, but the priors assume ratings on the {lo:g}..{hi:g} scale; "
+        "declare the rating's range in the diary mapping (range = [lowest, highest]; load_diary then rescales it) "
+        "or rescale it with asem_bayes.data.rescale_ratings, else the priors pull the estimates toward the wrong scale"
+    )
 
 
 def _check_var(ds: xr.Dataset, name: str, expected: tuple[str, ...]) -> xr.DataArray:
@@ -328,6 +366,11 @@ def prepare_inputs(
         present_ratings.append(name)
     if not obs:
         raise DataError("study has no ratings (state_anxiety, state_avoidance, trait_anxiety, trait_avoidance)")
+    for name in present_ratings:
+        note = off_scale_note(data, name)
+        if note:
+            notes.append(note)
+            warnings.warn(note, UserWarning, stacklevel=2)
 
     if joint:
         ev_pd = {k: v.transpose(1, 2, 0) for k, v in events.items()}  # (dyad, person, day)

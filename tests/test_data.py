@@ -507,7 +507,8 @@ def test_dyad_wide_errors_name_the_partners_column():
     df.loc[1, "W_anx"] = 3.0
     ds, rep = load_diary(df, m, return_report=True)
     assert rep.absent_person_days == 2  # dyad 2, day 1, both partners
-    np.testing.assert_array_equal(ds["state_anxiety"].sel(dyad=1).values, [[1.0, 2.0], [2.0, 3.0]])
+    # the declared 0..4 scale is rescaled to the priors' 1..7: 1 + 6 * x / 4
+    np.testing.assert_array_equal(ds["state_anxiety"].sel(dyad=1).values, [[2.5, 4.0], [4.0, 5.5]])
 
 
 # --------------------------------------------------------------------------------------------
