@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from asem_bayes import dims as D  # noqa: N812 - the codebase's short name for the dims module
 
@@ -28,6 +29,7 @@ __all__ = [
     "plot_ppc",
     "trait_change_check",
     "plot_recovery",
+    "plot_recovery_single",
     "recovery_table",
     "plot_comparison",
 ]
@@ -93,6 +95,54 @@ def _mark_waves(ax: Any, wave_days: np.ndarray, label: bool) -> None:
         ax.axvline(wd, color="0.6", lw=0.8, ls=":", label="trait wave" if (label and k == 0) else None)
 
 
+def _day_ticks(ax: Any) -> None:
+    """Day labels are integers: no fractional ticks."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+# The daily rating that shows each working model (higher rating = less secure).
+RATING_OF = {"self_model": "state_anxiety", "others_model": "state_avoidance"}
+
+
+def _observed(obj: xr.DataTree | xr.Dataset) -> xr.Dataset | None:
+    if isinstance(obj, xr.DataTree):
+        return obj["observed_data"].to_dataset() if "observed_data" in obj.children else None
+    return obj
+
+
+def _draw_ratings(ax: Any, obs: xr.Dataset | None, var: str, dyad: Any, persons: Sequence[Any]) -> Any:
+    """The observed daily rating behind a working model, as dots on a right-hand axis (inverted,
+    so that up means more secure on both axes); ``None`` when the data hold no such rating."""
+    name = RATING_OF[var]
+    if obs is None or name not in obs:
+        return None
+    right = ax.twinx()
+    right.set_label("observed ratings")  # tells the twin axis from the panels
+    for k, person in enumerate(persons):
+        y = obs[name].sel({D.DYAD: dyad, D.PERSON: person})
+        right.plot(
+            y[D.DAY].values,
+            y.values,
+            "o",
+            ms=2.5,
+            color=f"C{k}",
+            alpha=0.45,
+            mec="none",
+            label=f"observed {name.replace('_', ' ')}" + (f", person {person}" if len(persons) > 1 else ""),
+        )
+    right.invert_yaxis()
+    right.set_ylabel(f"{name.replace('_', ' ')}\n(dots; axis inverted)", fontsize=7)
+    right.tick_params(labelsize=7)
+    return right
+
+
+def _absent_events(fit: xr.DataTree) -> set[str]:
+    """Events the fitted data did not hold (the model ran them as never happening). The fit's
+    notes name them in the words of :func:`asem_bayes.inputs.prepare_inputs`."""
+    notes = str(fit.attrs.get("notes", ""))
+    return {name for name in D.EVENTS if f"no {name!r} events in the data" in notes}
+
+
 # --------------------------------------------------------------------------------------------
 # latent trajectories and the event timeline
 
@@ -123,7 +173,9 @@ def plot_trajectories(
     -------
     matplotlib.figure.Figure
         One row per person, columns "model of self" and "model of others" (higher = more
-        secure). Dotted vertical lines mark the trait-questionnaire waves.
+        secure). Where the data hold them, the observed daily state anxiety (self) and state
+        avoidance (others) are dots on an inverted right-hand axis. Dotted vertical lines mark
+        the trait-questionnaire waves.
     """
     post = _posterior_latent(fit)
     if persons is None:
@@ -149,11 +201,18 @@ def plot_trajectories(
                 ax.plot(days, truth[var].sel({D.DYAD: d, D.PERSON: i}).values, "k--", lw=1.2, label="truth")
             _mark_waves(ax, waves, label=True)
             ax.set_title(f"{LATENT_LABELS[var]}: dyad {d}, person {i}", fontsize=10)
+            _day_ticks(ax)
+            right = _draw_ratings(ax, _observed(fit), var, d, [i])
             if c == 0:
                 ax.set_ylabel("security (-1..1)")
+            if r == 0:
+                handles, labels = ax.get_legend_handles_labels()
+                if right is not None:
+                    more = right.get_legend_handles_labels()
+                    handles, labels = handles + more[0], labels + more[1]
+                ax.legend(handles, labels, fontsize=7, loc="best")
     for ax in axes[-1]:
         ax.set_xlabel("day")
-    axes[0, 0].legend(fontsize=8, loc="best")
     fig.suptitle(f"Working-model trajectories ({fit.attrs.get('asem_variant', '?')} fit)")
     fig.tight_layout()
     return fig
@@ -223,27 +282,27 @@ def plot_timeline(
     )
     axes = axes[:, 0]
     if latent_src is not None:
+        persons = list(latent_src[D.PERSON].values)
         for ax, var in zip(axes[:2], LATENT_LABELS, strict=True):
-            for i, person in enumerate(latent_src[D.PERSON].values):
-                x = latent_src[var].sel({D.DYAD: dyad, D.PERSON: person})
-                color = f"C{i}"
-                if is_fit:
-                    lo, mid, hi = _band(x, prob)
-                    ax.fill_between(days, lo, hi, color=color, alpha=0.25, lw=0)
-                    ax.plot(days, mid, color=color, label=f"person {person} (posterior median, {prob:.0%} band)")
-                else:
-                    ax.plot(days, x.values, color=color, label=f"person {person} (true)")
+            for i, person in enumerate(persons):
+                _draw_latent(ax, latent_src[var].sel({D.DYAD: dyad, D.PERSON: person}), days, i, person, is_fit, prob)
                 if truth is not None:
                     tx = truth[var].sel({D.DYAD: dyad, D.PERSON: person}).values
-                    ax.plot(days, tx, color=color, ls="--", lw=1, label=f"person {person} (truth)")
+                    ax.plot(days, tx, color=f"C{i}", ls="--", lw=1, label=f"person {person} (truth)")
             _mark_waves(ax, waves, label=var == "self_model")
             ax.set_ylabel(LATENT_LABELS[var])
-        axes[0].legend(fontsize=8, loc="best")
+            right = _draw_ratings(ax, _observed(study_or_fit), var, dyad, persons)
+            handles, labels = ax.get_legend_handles_labels()
+            if right is not None:
+                more = right.get_legend_handles_labels()
+                handles, labels = handles + more[0], labels + more[1]
+            ax.legend(handles, labels, fontsize=7, loc="upper left", ncols=2)
 
     ax = axes[-1]
+    absent = _absent_events(study_or_fit) if is_fit else set()
     rows: list[tuple[str, np.ndarray]] = []
     for name in D.EVENTS:
-        if name not in events:
+        if name not in events or name in absent:  # no empty rows for events the data do not hold
             continue
         x = events[name]
         if D.PERSON not in x.dims:
@@ -264,10 +323,38 @@ def plot_timeline(
     ax.set_yticks(range(len(rows)), [label for label, _ in rows][::-1], fontsize=8)
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.set_xlabel("day")
+    _day_ticks(ax)
     _mark_waves(ax, waves, label=False)
-    fig.suptitle(f"Dyad {dyad}: events and working models")
+    if absent:
+        ax.set_title(f"not in the data (run as never happening): {', '.join(sorted(absent))}", fontsize=8, loc="left")
+    if is_fit:
+        title = f"Dyad {dyad}: posterior working models ({study_or_fit.attrs.get('asem_variant', '?')} fit) and events"
+    elif latent_src is not None:
+        title = f"Dyad {dyad}: simulated working models and events"
+    else:
+        title = f"Dyad {dyad}: events"
+    fig.suptitle(title)
     fig.tight_layout()
+    if latent_src is not None:  # the events' axes last in fig.axes, after the ratings' twin axes
+        fig.delaxes(ax)
+        fig.add_axes(ax)
     return fig
+
+
+# Person 0's band filled, person 1's hatched: two overlapping bands stay apart.
+_BAND_STYLE = ({"alpha": 0.3}, {"alpha": 0.12, "hatch": "////"})
+
+
+def _draw_latent(ax: Any, x: xr.DataArray, days: np.ndarray, i: int, person: Any, is_fit: bool, prob: float) -> None:
+    """One person's working model: posterior median and band (a fit) or the simulated path."""
+    color = f"C{i}"
+    if not is_fit:
+        ax.plot(days, x.values, color=color, label=f"person {person} (simulated)")
+        return
+    lo, mid, hi = _band(x, prob)
+    style = _BAND_STYLE[i % 2]
+    ax.fill_between(days, lo, hi, color=color, lw=0, label=f"person {person}: {prob:.0%} interval", **style)
+    ax.plot(days, mid, color=color, label=f"person {person}: posterior median")
 
 
 # --------------------------------------------------------------------------------------------
@@ -372,6 +459,8 @@ def plot_ppc(fit: xr.DataTree, *, num_samples: int = 50, kind: str | None = None
             figure_kwargs={"figsize": (10, 2.8 * ((len(names) + 1) // 2))},
         )
     fig = pc.get_viz("figure")
+    for name in names:
+        _label_ppc_axes(pc.get_viz("plot", var_name=name), name, kind)
     changes = _trait_changes(fit)
     if not changes:
         fig.suptitle("Posterior predictive check (black: observed)")
@@ -392,10 +481,29 @@ def plot_ppc(fit: xr.DataTree, *, num_samples: int = 50, kind: str | None = None
         p_two = 2 * min(p_le, 1 - p_le)
         ax.set_title(f"{name}: mean change, first to last wave\n(two-sided p = {p_two:.2f})", fontsize=10)
         ax.set_yticks([])
+        ax.set_xlabel("mean change of the score (points)", fontsize=8)
+        ax.set_ylabel("replicated datasets", fontsize=8)
         if k == 0:
             ax.legend(fontsize=8)
     fig.suptitle("Posterior predictive check (black: observed)")
     return fig
+
+
+def _label_ppc_axes(ax: Any, name: str, kind: str | None) -> None:
+    """Axis labels of one distribution panel: what is on x, and what the curve's height is."""
+    what = "daily rating" if name in D.DAILY_RATINGS else "questionnaire score"
+    ax.set_xlabel(f"{name.replace('_', ' ')} ({what}, pooled)", fontsize=8)
+    ax.set_ylabel(
+        "cumulative share" if kind == "ecdf" or _drawn_as_ecdf(ax) else "share" if kind == "hist" else "density",
+        fontsize=8,
+    )
+
+
+def _drawn_as_ecdf(ax: Any) -> bool:
+    """Whether ArviZ drew this panel's curves as ECDFs (it picks per variable when not told)."""
+    ys = [np.asarray(line.get_ydata(), dtype=float) for line in ax.get_lines()]
+    ys = [y[np.isfinite(y)] for y in ys if y.size > 2]
+    return bool(ys) and all(np.all(np.diff(y) >= 0) and y.max() <= 1.0 + 1e-9 for y in ys)
 
 
 # --------------------------------------------------------------------------------------------
@@ -545,10 +653,11 @@ def plot_recovery(
 ) -> Figure:
     """Parameter recovery: truth against posterior mean with intervals, one panel per parameter.
 
-    Parameters are as in :func:`recovery_table`. Points on the dashed identity line are
-    recovered; a blue interval covers the truth, a red one misses it. Each panel's title
-    counts the covering intervals. With a single dataset this is the "estimates next to the
-    truth" view; over many simulated datasets it shows shrinkage and bias.
+    Parameters are as in :func:`recovery_table`. Over several datasets: one panel per parameter,
+    truth against posterior mean; points on the dashed identity line are recovered, a blue
+    interval covers the truth, a red one misses it, and each title counts the covering
+    intervals. For a single dataset: one panel, a row per parameter with its posterior interval
+    and the truth (:func:`plot_recovery_single`).
 
     Returns
     -------
@@ -557,6 +666,8 @@ def plot_recovery(
     table = recovery_table(truths, fits_or_summaries, var_names, prob=prob)
     if table.empty:
         raise ValueError("no parameter is both in the truths and in the fits")
+    if table["dataset"].nunique() == 1:
+        return plot_recovery_single(table, prob=prob)
     params = list(dict.fromkeys(table["param"]))
     ncols = max(1, min(ncols, len(params)))
     nrows = -(-len(params) // ncols)
@@ -575,10 +686,55 @@ def plot_recovery(
         ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", lw=0.8)
         ax.set_title(f"{name} ({int(t['covered'].sum())}/{len(t)} covered)", fontsize=9)
         ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(params):]:
+    for ax in list(axes.flat)[len(params) :]:
         ax.set_visible(False)
     fig.supxlabel("true value")
     fig.supylabel(f"posterior mean and {prob:.0%} interval")
+    fig.tight_layout()
+    return fig
+
+
+def plot_recovery_single(table: pd.DataFrame, *, prob: float = 0.9) -> Figure:
+    """One dataset's recovery in one panel: each parameter's posterior interval next to its truth.
+
+    Parameters live on different scales, so each row is drawn relative to its own interval:
+    the interval spans -1..1 (its half-width is the unit), the posterior mean is the dot and the
+    truth the black cross; the numbers on the right are in the parameter's own units.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`recovery_table` of one dataset.
+    prob : float
+        The intervals' mass (for the labels).
+    """
+    t = table.reset_index(drop=True)
+    half = ((t["hi"] - t["lo"]) / 2).where(lambda h: h > 0, 1.0)
+    centre = (t["hi"] + t["lo"]) / 2
+    y = np.arange(len(t))[::-1]
+    fig, ax = plt.subplots(figsize=(9, 0.32 * len(t) + 1.6))
+    colors = np.where(t["covered"], "C0", "C3")
+    ax.hlines(y, -1, 1, colors=colors, lw=2.5, alpha=0.7)
+    ax.plot((t["mean"] - centre) / half, y, "o", color="k", ms=3, label="posterior mean")
+    ax.plot((t["truth"] - centre) / half, y, "x", color="k", ms=7, mew=1.8, label="truth")
+    ax.axvline(0, color="0.8", lw=0.8, zorder=0)
+    ax.set_yticks(y, t["param"], fontsize=8)
+    for yy, (_, r) in zip(y, t.iterrows(), strict=True):
+        ax.annotate(
+            f"truth {r['truth']:.3g}   mean {r['mean']:.3g}  [{r['lo']:.3g}, {r['hi']:.3g}]",
+            (1.02, yy),
+            xycoords=("axes fraction", "data"),
+            va="center",
+            fontsize=7,
+        )
+    ax.set_xlabel(f"position within the {prob:.0%} interval (-1 and 1: its ends; beyond them: outside)")
+    ax.legend(fontsize=8, loc="lower left")
+    n_cov = int(t["covered"].sum())
+    ax.set_title(
+        f"Parameter recovery, one dataset: {n_cov} of {len(t)} {prob:.0%} intervals cover the truth "
+        "(blue: covers, red: misses)",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 
@@ -593,45 +749,79 @@ def plot_comparison(
     title: str | None = None,
     **kwargs: Any,
 ) -> Figure:
-    """Model comparison by PSIS-LOO: :func:`arviz.plot_compare` with the stacking weights.
+    """Model comparison by PSIS-LOO or K-fold: :func:`arviz.plot_compare`, read with care.
 
     Parameters
     ----------
     compare_table : pandas.DataFrame or mapping of name -> fit
-        The table :func:`arviz.compare` returns (best model first), or the fits to compare
-        (then :func:`arviz.compare` is called on them; their ``log_lik`` must share a unit).
+        The table :func:`asem_bayes.compare` returns (best model first; its ``k_bad`` and
+        ``n_units`` columns are shown), or the fits to compare (then it is called on them).
     title : str, optional
-        Figure title; default names the leave-out unit when the fits are given.
+        Figure title; default names the criterion and the leave-out unit.
     **kwargs
         Passed to :func:`arviz.plot_compare` (e.g. ``rotated=True``).
 
     Returns
     -------
     matplotlib.figure.Figure
-        ELPD differences from the best model with their standard errors; each model's label
-        carries its stacking weight.
+        ELPD differences from the best model with their standard errors. Each label carries the
+        stacking weight, whether the fit is within noise of the best, and how many leave-out
+        units have a Pareto k too high for PSIS-LOO; a note under the axes says what the weights
+        mean and when a difference is within noise.
     """
     import arviz as az
 
-    unit = None
+    from asem_bayes.compare import about_as_good, compare
+
     if isinstance(compare_table, Mapping):
         if len(compare_table) < 2:
             raise ValueError("compare at least two fits")
-        units = {n: f.attrs.get("loo_unit", "") for n, f in compare_table.items()}
-        if len(set(units.values())) > 1:
-            raise ValueError(f"the fits' log-likelihoods use different leave-out units {units}; refit with one unit")
-        unit = next(iter(units.values())) or None
-        compare_table = az.compare(dict(compare_table))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # the figure shows the Pareto-k problems
+            compare_table = compare(dict(compare_table))
     if not isinstance(compare_table, pd.DataFrame):
-        raise TypeError(f"expected the DataFrame of arviz.compare, got {type(compare_table).__name__}")
-    unit = unit or compare_table.attrs.get("unit")  # asem_bayes.compare.compare records it
+        raise TypeError(f"expected the DataFrame of asem_bayes.compare, got {type(compare_table).__name__}")
     table = compare_table
-    if "weight" in table.columns:
-        table = table.rename(index={n: f"{n} (w={w:.2f})" for n, w in table["weight"].items()})
-    pc = az.plot_compare(table, backend="matplotlib", **kwargs)
+    labels = {n: _comparison_label(n, table, k, about_as_good) for k, n in enumerate(table.index)}
+    pc = az.plot_compare(table.rename(index=labels), backend="matplotlib", **kwargs)
     fig = pc.get_viz("figure")
+    how = "exact K-fold" if table.attrs.get("method") == "kfold" else "PSIS-LOO"
+    unit = table.attrs.get("unit")
     if title is None:
-        title = "Model comparison by PSIS-LOO" + (f" (leave-out unit: {unit})" if unit else "")
+        title = f"Model comparison by {how}" + (f" (leave-out unit: {unit})" if unit else "")
     # ArviZ titles the axes "higher is better"; keep that, in one line with ours.
-    pc.get_viz("plot").set_title(f"{title}; higher is better")
+    pc.get_viz("plot").set_title(f"{title}; higher is better", fontsize=10)
+    height = 0.8 * len(table) + 2.4  # room for the two-line labels and the note under the axes
+    fig.set_size_inches(10, height)
+    fig.text(0.01, 0.02, _comparison_note(table), fontsize=7.5, va="bottom", ha="left")
+    fig.subplots_adjust(left=0.27, right=0.97, top=1 - 0.45 / height, bottom=1.45 / height)
     return fig
+
+
+def _comparison_label(name: str, table: pd.DataFrame, k: int, about_as_good: Any) -> str:
+    """``name (w=0.97)``, then ``within noise of the best`` and ``30/40 units: Pareto k too high``
+    on lines of their own."""
+    lines = [f"{name} (w={float(table.loc[name, 'weight']):.2f})" if "weight" in table else str(name)]
+    if k > 0 and {"elpd_diff", "dse"} <= set(table.columns):
+        noise = about_as_good(float(table.loc[name, "elpd_diff"]), float(table.loc[name, "dse"]))
+        lines.append("within noise of the best" if noise else "clearly worse than the best")
+    if "k_bad" in table and "n_units" in table and int(table.loc[name, "k_bad"]):
+        lines.append(f"{int(table.loc[name, 'k_bad'])}/{int(table.loc[name, 'n_units'])} units: Pareto k too high")
+    return "\n".join(lines)
+
+
+def _comparison_note(table: pd.DataFrame) -> str:
+    """What the figure's weights and differences mean, and how far to trust PSIS-LOO here."""
+    lines = [
+        "w: stacking weight, the mixture of the fits that predicts best; not the probability that a fit is true. "
+        "It goes to 1 for the best fit even when the others predict almost as well.",
+        "Within noise: |elpd difference| < 4, or less than 2 standard errors of the difference (the bars show "
+        "1 standard error); such fits predict about as well as the best.",
+    ]
+    if "k_bad" in table and int(table["k_bad"].sum()):
+        worst = table["k_bad"].astype(int).max()
+        lines.append(
+            f"Up to {worst} of {int(table['n_units'].max())} leave-out units per fit have Pareto k too high: "
+            "PSIS-LOO is unreliable there and favours those fits; compare by exact K-fold (asem compare --kfold 4)."
+        )
+    return "\n".join(lines)

@@ -572,6 +572,14 @@ def load_recovery(out: str | Path, reps: int | None = None) -> RecoveryResult:
     )
 
 
+def _recovered_line(variant: str, by_elpd: float, by_parsimony: float) -> str:
+    """One summary line: how often data simulated from ``variant`` selected ``variant`` again."""
+    return (
+        f"data simulated from {variant!r}: {variant!r} itself was selected in {by_elpd:.0%} of datasets by the highest "
+        f"elpd, and in {by_parsimony:.0%} by the rule 'simplest candidate about as good as the best'"
+    )
+
+
 @dataclass
 class RecoveryResult:
     """Results of :func:`run_model_recovery`.
@@ -662,8 +670,7 @@ class RecoveryResult:
                 if v not in conf.columns:
                     lines.append(f"data from {v!r}: not among the candidates")
                     continue
-                lines.append(f"data from {v!r}: picked {v!r} in {conf.loc[v, v]:.0%} of datasets by highest elpd"
-                             f" (simplest about as good: {pars.loc[v, v]:.0%})")
+                lines.append(_recovered_line(v, conf.loc[v, v], pars.loc[v, v]))
         if len(self.loo) and self.loo["k_bad"].sum():
             n = int((self.loo["k_bad"] > 0).sum())
             lines.append(
@@ -687,16 +694,24 @@ class RecoveryResult:
         )
 
     def plot_confusion(self, path: str | Path | None = None):
-        """Confusion matrix (share of datasets) next to the mean stacking weights."""
+        """Two confusion matrices (share of datasets; one per selection rule) next to the mean
+        stacking weights, with a note under each panel saying how to read it."""
         import matplotlib.pyplot as plt
 
         kf = len(self.loo) and "criterion" in self.loo and (self.loo["criterion"] == "kfold").all()
         how = "K-fold" if kf else "PSIS-LOO"
-        fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), constrained_layout=True)
-        for ax, df, title in (
-            (axes[0], self.confusion(), f"highest {how} elpd (share)"),
-            (axes[1], self.confusion(rule="parsimony"), "simplest about as good (share)"),
-            (axes[2], self.mean_weights(), "mean stacking weight"),
+        fig, axes = plt.subplots(1, 3, figsize=(15, 5.0), constrained_layout=True)
+        notes = (
+            f"selected: the candidate with the highest {how} elpd",
+            "selected: the simplest candidate (fewest informed\nparameters) whose elpd is within 4, or 2 SE,\n"
+            "of the best; richer variants must clearly win",
+            "average stacking weight: the best predictive mixture,\nnot the probability that a variant is true",
+        )
+        for ax, df, title, note in (
+            (axes[0], self.confusion(), f"highest {how} elpd\n(share of datasets)", notes[0]),
+            (axes[1], self.confusion(rule="parsimony"), "simplest about as good as the best\n(share of datasets)",
+             notes[1]),
+            (axes[2], self.mean_weights(), "mean stacking weight", notes[2]),
         ):
             vals = df.to_numpy(dtype=float)
             ax.imshow(np.nan_to_num(vals), vmin=0, vmax=1, cmap="Blues")
@@ -707,13 +722,14 @@ class RecoveryResult:
                     if np.isfinite(vals[i, j]):
                         ax.text(j, i, f"{vals[i, j]:.2f}", ha="center", va="center",
                                 color="white" if vals[i, j] > 0.6 else "black", fontsize=9)
-            ax.set_xlabel("candidate")
+            ax.set_xlabel(f"candidate\n\n{note}", fontsize=9)
             ax.set_ylabel("true variant")
-            ax.set_title(title)
+            ax.set_title(title, fontsize=10)
         n_per = self.choices.groupby("true").size().to_dict() if len(self.choices) else {}
         fig.suptitle(
             f"Model recovery ({self.config.get('n_dyads')} dyads x {self.config.get('n_days')} days, "
-            f"{max(n_per.values(), default=0)} datasets per variant, leave-out unit {self.config.get('loo_unit')})"
+            f"{max(n_per.values(), default=0)} datasets per variant, leave-out unit {self.config.get('loo_unit')})\n"
+            "rows: the variant that simulated the data; the diagonal: how often that variant was selected again"
         )
         if path is not None:
             fig.savefig(path, dpi=110)

@@ -51,7 +51,7 @@ def test_trajectories_draw_posterior_and_truth(small_fit, small_study):
     persons = [(0, 0), (0, 1), (1, 0)]
     fig = plots.plot_trajectories(small_fit, truth=small_study, persons=persons)
     assert isinstance(fig, Figure)
-    axes = [ax for ax in fig.axes if ax.get_visible()]
+    axes = [ax for ax in fig.axes if ax.get_visible() and ax.get_label() != "observed ratings"]  # not the twins
     assert len(axes) == 2 * len(persons)
     # The dashed truth of dyad 1, person 0's model of others is the simulator's trajectory.
     ax = axes[5]
@@ -61,7 +61,7 @@ def test_trajectories_draw_posterior_and_truth(small_fit, small_study):
 
 def test_trajectories_default_persons_and_no_truth(small_fit):
     fig = plots.plot_trajectories(small_fit)
-    assert len(fig.axes) == 6
+    assert len([ax for ax in fig.axes if ax.get_label() != "observed ratings"]) == 6
     assert not [ln for ax in fig.axes for ln in ax.get_lines() if ln.get_label() == "truth"]
 
 
@@ -79,7 +79,7 @@ def test_timeline(small_fit, small_study, source):
     obj = small_fit if source == "fit" else small_study
     fig = plots.plot_timeline(obj, 2, truth=small_study)
     assert isinstance(fig, Figure)
-    assert len(fig.axes) == 3
+    assert len([ax for ax in fig.axes if ax.get_label() != "observed ratings"]) == 3  # not the ratings' twins
     # threat and dependence once per dyad, safe/soft/confidence per receiving partner
     assert len(fig.axes[-1].get_yticks()) == 2 + 3 * 2
 
@@ -134,11 +134,12 @@ def test_recovery_from_fits_and_from_summaries(small_fit, small_study):
 
     fig = plots.plot_recovery([small_study], [small_fit], var_names=["rho", "k_A", "psi_pos_s"])
     assert isinstance(fig, Figure)
-    assert len([ax for ax in fig.axes if ax.get_visible()]) == 3
+    (ax,) = [ax for ax in fig.axes if ax.get_visible()]  # one dataset: one panel, a row per parameter
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["rho", "k_A", "psi_pos_s"]
 
     summ = summary_table(small_fit)
-    fig = plots.plot_recovery(truth, summ, var_names=["rho", "k_A"])
-    assert len([ax for ax in fig.axes if ax.get_visible()]) == 2
+    fig = plots.plot_recovery([truth, truth], [summ, summ], var_names=["rho", "k_A"])
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == 2  # several datasets: a panel per parameter
 
 
 def test_recovery_from_a_long_table(small_fit, small_study):
@@ -176,3 +177,92 @@ def test_comparison(small_fit):
     assert isinstance(plots.plot_comparison(table), Figure)
     with pytest.raises(ValueError, match="at least two"):
         plots.plot_comparison({"asem": small_fit})
+
+
+# --------------------------------------------------------------------------------------------
+# what a reader is told (issue 23)
+
+
+def _integer_ticks(ax) -> bool:
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+    return bool(ticks) and all(float(t).is_integer() for t in ticks)
+
+
+def test_day_axes_have_integer_ticks(small_fit, small_study):
+    short = small_study.isel(day=slice(0, 5))  # few days: matplotlib's default ticks are 0.5 apart
+    for fig in (plots.plot_trajectories(small_fit), plots.plot_timeline(small_fit, 0), plots.plot_timeline(short, 0)):
+        days = [ax for ax in fig.axes if ax.get_xlabel() == "day"]
+        assert days and all(_integer_ticks(ax) for ax in days)
+
+
+def test_posterior_timeline_has_its_own_title_and_two_distinguishable_bands(small_fit, small_study):
+    fig = plots.plot_timeline(small_fit, 0)
+    title = fig.texts[0].get_text() if fig.texts else fig._suptitle.get_text()
+    assert "posterior working models" in title
+    assert "posterior" not in plots.plot_timeline(small_study, 0)._suptitle.get_text()
+    bands = [c for c in fig.axes[0].collections if c.get_label().endswith("interval")]
+    assert len(bands) == 2
+    a, b = bands
+    assert tuple(a.get_facecolor()[0]) != tuple(b.get_facecolor()[0]) and a.get_hatch() != b.get_hatch()
+    labels = fig.axes[0].get_legend().get_texts()
+    assert {"person 0: 90% interval", "person 1: 90% interval"} <= {t.get_text() for t in labels}
+
+
+def test_no_event_rows_for_events_absent_from_the_data(small_fit):
+    fit = _without(small_fit, "posterior", drop=[])
+    fit.attrs["notes"] = "no 'confidence' events in the data: the model treats them as never happening"
+    fig = plots.plot_timeline(fit, 0)
+    rows = [t.get_text() for t in fig.axes[-1].get_yticklabels()]
+    assert rows and not any("confidence" in r for r in rows)
+    assert "confidence" in fig.axes[-1].get_title(loc="left")  # said once, not drawn as an empty row
+    full = [t.get_text() for t in plots.plot_timeline(small_fit, 0).axes[-1].get_yticklabels()]
+    assert any("confidence" in r for r in full)
+
+
+def test_observed_ratings_are_drawn_on_the_trajectories(small_fit):
+    fig = plots.plot_trajectories(small_fit, persons=[(0, 0)])
+    dots = [ln for ax in fig.axes for ln in ax.get_lines() if ln.get_label().startswith("observed state")]
+    assert {ln.get_label() for ln in dots} == {"observed state anxiety", "observed state avoidance"}
+    obs = small_fit["observed_data"]["state_anxiety"].sel(dyad=0, person=0).values
+    np.testing.assert_array_equal(dots[0].get_ydata(), obs)
+
+
+def test_ppc_panels_have_axis_labels(small_fit):
+    fig = plots.plot_ppc(small_fit, num_samples=5)
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    assert len(panels) >= 4
+    assert all(ax.get_xlabel() and ax.get_ylabel() for ax in panels)
+
+
+def test_recovery_of_one_dataset_is_one_panel(small_fit, small_study):
+    fig = plots.plot_recovery(small_study, small_fit)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 1
+    n = len(plots.recovery_table(small_study, small_fit))
+    assert len(visible[0].get_yticklabels()) == n and "cover the truth" in visible[0].get_title()
+
+
+def test_comparison_shows_high_pareto_k_and_says_what_weights_mean(small_fit):
+    from asem_bayes.compare import compare
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = compare({"asem": small_fit, "asem (copy)": small_fit})
+    table.loc[table.index[0], "weight"], table.loc[table.index[1], "weight"] = 1.0, 0.0
+    fig = plots.plot_comparison(table)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    if int(table["k_bad"].max()):
+        assert any("Pareto k too high" in lab for lab in labels)
+    assert any("within noise of the best" in lab for lab in labels)  # w=0.00 is not a verdict
+    note = " ".join(t.get_text() for t in fig.texts)
+    assert "not the probability that a fit is true" in note and "within noise" in note.lower()
+
+
+def test_confusion_figure_explains_its_panels():
+    from test_recovery import _fake_result
+
+    fig = _fake_result().plot_confusion()
+    middle = fig.axes[1].get_xlabel()
+    assert "simplest candidate" in middle and "within 4, or 2 SE" in middle
+    assert "not the probability" in fig.axes[2].get_xlabel()

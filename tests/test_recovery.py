@@ -57,10 +57,12 @@ def test_confusion_matrix_and_weights():
     assert res.confusion(normalize=False).to_numpy().sum() == 8
     w = res.mean_weights()
     np.testing.assert_allclose(w.loc["stable", "stable"], (0.9 * 3 + 0.1) / 4)
-    assert "picked 'stable' in 75%" in res.summary()
+    assert "data simulated from 'stable': 'stable' itself was selected in 75% of datasets by the highest elpd" in (
+        res.summary()
+    )
     pars = res.confusion(rule="parsimony")  # the rule's own column, not the highest-elpd one
     assert pars.loc["stable", "stable"] == 1.0 and pars.loc["asem", "stable"] == 1.0
-    assert "simplest about as good: 100%" in res.summary()
+    assert "and in 100% by the rule 'simplest candidate about as good as the best'" in res.summary()
     with pytest.raises(ValueError, match="rule"):
         res.confusion(rule="best")
 
