@@ -161,7 +161,9 @@ does the same for model recovery).""",
     (
         "md",
         """The comparison plot: each fit's elpd difference from the best with its standard error; the
-label carries its stacking weight.""",
+label carries its stacking weight (the best predictive mixture, not a probability that the
+variant is true), whether it is within noise of the best, and how many leave-out units have a
+Pareto k too high for PSIS-LOO.""",
     ),
     (
         "code",

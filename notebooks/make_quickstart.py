@@ -132,9 +132,11 @@ diag.as_dict()""",
     ),
     (
         "md",
-        """Truth against estimate for the parameters the data inform (one dataset, so one point
-per panel; blue intervals cover the truth, red ones miss it). Over many simulated datasets the
-same plot shows bias and shrinkage; see the calibration notebook.""",
+        """Truth against estimate for the parameters the data inform: one dataset, so one panel with
+a row per parameter, its 90% interval (blue when it covers the truth, red when it misses) and
+the truth as a cross, each row drawn relative to its own interval; the numbers on the right are
+in the parameter's units. Over many simulated datasets `plot_recovery` draws a panel per
+parameter and shows bias and shrinkage; see the calibration notebook.""",
     ),
     (
         "code",
