@@ -87,10 +87,11 @@ def uninformed(fit: xr.DataTree) -> dict[str, str]:
 
 def _population_names(fit: xr.DataTree) -> list[str]:
     """Population parameters the fit's likelihood informs (an uninformed one's posterior is its
-    prior, so it is left out of the estimates)."""
+    prior, so it is left out of the estimates), then covariate coefficients ``beta_<param>``."""
     v = get_variant(fit.attrs.get("asem_variant", "asem"))
     skip = uninformed(fit)
-    return [p.name for p in v.params if p.name in fit.posterior and p.name not in skip]
+    betas = [pp.effect_name for pp in v.person_params if pp.effect_name in fit.posterior]
+    return [p.name for p in v.params if p.name in fit.posterior and p.name not in skip] + betas
 
 
 def uninformed_lines(missing: dict[str, str]) -> list[str]:
@@ -176,9 +177,21 @@ def summary_table(fit: xr.DataTree, truth: dict[str, Any] | None = None, ci_prob
     if truth is not None:
         cols = [c for c in tab.columns if c.startswith("eti")]
         lo_col, hi_col = cols[0], cols[1]
-        tab.insert(0, "truth", [float(truth[n]) if n in truth else np.nan for n in tab.index])
+        tab.insert(0, "truth", [_truth_value(truth, n) for n in tab.index])
         tab["covered"] = (tab["truth"] >= tab[lo_col]) & (tab["truth"] <= tab[hi_col])
     return tab
+
+
+def _truth_value(truth: dict[str, Any], label: str) -> float:
+    """The true value of a summary row ``name``, or ``name[coord]`` of a labelled coefficient
+    (``beta_s0[arm]``, a DataArray in :func:`asem_bayes.true_params`); NaN when unknown."""
+    name, _, coord = label.partition("[")
+    x = truth.get(name)
+    if x is None:
+        return np.nan
+    if not coord:
+        return float(x)
+    return float(x.sel({x.dims[0]: coord.rstrip("]")})) if isinstance(x, xr.DataArray) else np.nan
 
 
 def report(fit: xr.DataTree, truth: dict[str, Any] | None = None, ci_prob: float = 0.9) -> str:

@@ -225,6 +225,7 @@ def kfold(
     """
     from arviz_stats import loo_kfold
 
+    from asem_bayes.covariates import PersonCovariates
     from asem_bayes.diagnostics import diagnose
     from asem_bayes.model import CompiledModel
 
@@ -237,8 +238,9 @@ def kfold(
             "both scored and needed by the states, so they cannot simply be left out"
         )
     variant = fit.attrs.get("asem_variant", "asem")
-    if compiled is None:
-        compiled = CompiledModel(data, variant, mode=mode, trajectories=False)
+    if compiled is None:  # the fit's own model: its covariates of person-level parameters included
+        covariates = PersonCovariates.from_json(fit.attrs.get("person_covariates"), variant)
+        compiled = CompiledModel(data, variant, mode=mode, trajectories=False, person_covariates=covariates)
     elif compiled.variant.name != variant or compiled.mode != mode:
         raise ValueError(f"the compiled model is {compiled.variant.name!r}/{compiled.mode}, the fit {variant!r}/{mode}")
     ll_full = fit["log_likelihood"][var_name]

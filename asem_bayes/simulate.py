@@ -435,12 +435,13 @@ def _likert_day(mu: np.ndarray, sigma: Any, noise: np.ndarray, k: int, out: np.n
     np.clip(out, 1, k, out=out)
 
 
-def true_params(ds: xr.Dataset) -> dict[str, np.ndarray | float]:
-    """The true parameters stored in a simulated study."""
-    out: dict[str, np.ndarray | float] = {}
+def true_params(ds: xr.Dataset) -> dict[str, np.ndarray | float | xr.DataArray]:
+    """The true parameters stored in a simulated study: floats, (dyad, person) arrays, and the
+    covariate coefficients ``beta_<param>`` as DataArrays labelled by covariate."""
+    out: dict[str, np.ndarray | float | xr.DataArray] = {}
     for name, var in ds.data_vars.items():
         if var.attrs.get("role") == D.ROLE_PARAMETER:
-            out[str(name)] = float(var) if var.ndim == 0 else var.values
+            out[str(name)] = float(var) if var.ndim == 0 else var.values if var.ndim == 2 else var.copy()
     return out
 
 

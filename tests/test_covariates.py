@@ -25,6 +25,7 @@ from asem_bayes import coords as sampling_coords
 from asem_bayes import dims as D  # noqa: N812
 from asem_bayes.asem_model import ASEMModel, FitFileError, SamplerConfig
 from asem_bayes.covariates import CovariateError, PersonCovariates, add_covariates, parse
+from asem_bayes.diagnostics import summary_table
 from asem_bayes.inputs import prepare_inputs
 from asem_bayes.model import build_model, log_likelihood, point_from_params
 
@@ -135,7 +136,8 @@ def test_simulated_effects_shift_the_linear_predictor_only():
     np.testing.assert_allclose(np.arctanh(shifted["s0"].values) - np.arctanh(base["s0"].values), 0.5 * both)
     np.testing.assert_allclose(shifted["theta_pos_s"].values - base["theta_pos_s"].values, -1.0 * both)
     truth = ab.true_params(shifted)
-    assert list(shifted["beta_s0"].coords["covariate_s0"].values) == ["arm"] and truth["beta_theta_pos_s"] == [-1.0]
+    assert list(shifted["beta_s0"].coords["covariate_s0"].values) == ["arm"]
+    assert float(truth["beta_theta_pos_s"].sel(covariate_theta_pos_s="arm")) == -1.0
     assert shifted["arm"].attrs["role"] == D.ROLE_COVARIATE and shifted.attrs["person_covariates"]
     with pytest.raises(CovariateError, match="covariates= does not give"):
         ab.simulate("asem", 8, 12, seed=5, effects={"s0": {"arm": 0.5}})
@@ -187,7 +189,7 @@ def test_log_density_with_covariates_is_the_hand_computed_one():
     by_hand = 0.0
     for pp in spec.params():
         X = spec.matrices(study)[pp.name]
-        beta = truth[pp.effect_name]
+        beta = truth[pp.effect_name].sel({pp.effect_dim: list(spec.covariates_of(pp.name))}).values
         z_cov = pp.standardise(truth[pp.name], truth, X @ beta)
         z_plain = pp.standardise(truth[pp.name], truth)
         by_hand += stats.norm.logpdf(z_cov).sum() - stats.norm.logpdf(z_plain).sum()
@@ -294,6 +296,12 @@ def test_trial_recovers_the_arm_effect_and_a_null_trial_covers_zero(trial_fit):
     lo0, hi0 = _interval(null)
     assert lo0 < 0 < hi0, (lo0, hi0)
     assert int(trial_fit.idata.sample_stats["diverging"].sum()) == 0
+
+
+def test_report_shows_the_coefficients_against_the_truth(trial_fit):
+    tab = summary_table(trial_fit.idata, truth=ab.true_params(trial_fit.study))
+    assert tab.loc["beta_s0[arm]", "truth"] == ARM_EFFECT and tab.loc["beta_s0[arm]", "covered"]
+    assert "beta_s0[arm]" in ab.report(trial_fit.idata)
 
 
 def test_fit_with_covariates_saves_and_loads_the_same_model(trial_fit, tmp_path):
