@@ -92,11 +92,13 @@ def loo_problems(name: str, elpd: Any, unit: str) -> list[str]:
     )
     if fail:
         msg += f" and fails outright for {fail} (k > 1)"
+    smaller = {"dyad": "person", "person": "person-week", "person-week": "person-day"}.get(unit)
     msg += (
         "; their elpd is probably overestimated, which favours this fit. Check with exact "
-        "refits leaving those units out (K-fold), or use a leave-out unit that removes less data at once "
-        "(e.g. person-week instead of person)."
-    )
+        "refits leaving those units out (K-fold: `asem compare --kfold 4`, `ASEMModel.kfold`)"
+        + (f", or use a leave-out unit that removes less data at once ({smaller} instead of {unit})." if smaller
+           else ".")
+    )  # fmt: skip
     return [msg]
 
 

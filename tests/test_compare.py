@@ -130,3 +130,17 @@ def test_compare_cli(tmp_path, two_fits, capsys):
     assert re.search(r"^[ab]\s+1\s", out, flags=re.M) and "p_worse" in out
     assert main(["compare", str(tmp_path / "a.nc"), str(tmp_path / "wk.nc")]) == 2
     assert "leave-out units" in capsys.readouterr().err
+
+
+def test_the_pareto_k_advice_names_a_smaller_unit_than_the_one_used():
+    from types import SimpleNamespace
+
+    import xarray as xr
+
+    from asem_bayes.compare import loo_problems
+
+    elpd = SimpleNamespace(pareto_k=xr.DataArray([0.2, 0.9, 1.1]), good_k=0.7)
+    week = loo_problems("asem", elpd, "person-week")[0]
+    assert "person-day instead of person-week" in week and "asem compare --kfold 4" in week
+    assert "person-week instead of person" in loo_problems("asem", elpd, "person")[0]
+    assert "instead of" not in loo_problems("asem", elpd, "person-day")[0]
