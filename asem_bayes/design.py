@@ -374,6 +374,7 @@ def _dataset(job: _Job) -> xr.Dataset:
 
 def _fit_tree(job: _Job) -> xr.DataTree:
     from asem_bayes.diagnostics import diagnose
+    from asem_bayes.inputs import prepare_inputs
     from asem_bayes.model import CompiledModel
     from asem_bayes.sbc.runner import task_seeds, worker_cached
     from asem_bayes.simulate import true_params
@@ -382,7 +383,9 @@ def _fit_tree(job: _Job) -> xr.DataTree:
     data = _dataset(job)
     (fit_seed,) = task_seeds(s.seed, (_name_index(job.true), job.rep, _name_index(job.fitted),
                                       _name_index(job.design.key)), 1)
-    cache_key = ("design", job.fitted, s.mode, job.design.key)
+    # designs that differ only in event rates or missingness share one compiled model
+    shape = prepare_inputs(data, joint=s.mode == "joint").design_key
+    cache_key = ("design", job.fitted, s.mode, shape)
     cm = worker_cached(cache_key, lambda: CompiledModel(data, job.fitted, mode=s.mode, trajectories=False))
     tree = cm.fit(data, draws=s.draws, tune=s.tune, chains=s.chains, cores=s.cores, seed=fit_seed,
                   loo_unit=s.loo_unit if job.loo else None, target_accept=s.target_accept)
@@ -672,7 +675,8 @@ def _quantity_rows(design: StudyDesign, tree: xr.DataTree, quantities: Sequence[
             "excludes_null": bool(h0 < lo or h0 > hi), "covered": bool(lo <= t <= hi),
             "contraction": 1.0 - float(np.var(x, ddof=1)) / prior_var[q],
             "divergences": int(tree.sample_stats["diverging"].sum()), "max_rhat": float(tree.attrs["max_rhat"]),
-            "sample_seconds": float(tree.attrs["sample_seconds"]), "fit_method": tree.attrs.get("fit_method", ""),
+            "sample_seconds": float(tree.attrs["sample_seconds"]),
+            "compile_seconds": float(tree.attrs["compile_seconds"]), "fit_method": tree.attrs.get("fit_method", ""),
         })
     return rows
 
@@ -712,7 +716,8 @@ class DesignResult:
     fits : DataFrame
         One row per fit and quantity: ``design`` (key), ``rep``, ``quantity``, ``truth``,
         ``null``, posterior ``mean``, interval ``lower``/``upper``/``width``, ``excludes_null``,
-        ``covered``, ``contraction``, ``divergences``, ``max_rhat``, ``sample_seconds``.
+        ``covered``, ``contraction``, ``divergences``, ``max_rhat``, ``sample_seconds``,
+        ``compile_seconds``, ``fit_method``.
     recovery_fits : DataFrame
         One row per pair, true variant and replicate: the ``selected`` variant (higher PSIS-LOO
         elpd), ``correct``, the other variant's ``elpd_diff`` and its ``dse``, ``k_bad``.
@@ -748,8 +753,8 @@ class DesignResult:
 
     def table(self, level: float = 0.95) -> pd.DataFrame:
         """Per design and quantity: replicates, power with its binomial interval, mean interval
-        width, mean contraction, coverage of the truth, RMSE of the posterior mean, and the
-        share of fits with divergences.
+        width, mean contraction, coverage of the truth, RMSE of the posterior mean, the share of
+        fits with divergences and the worst R-hat (timing apart, in :meth:`timing`).
 
         Parameters
         ----------
@@ -770,13 +775,25 @@ class DesignResult:
                 "rmse": float(np.sqrt(np.mean((g["mean"] - g["truth"]) ** 2))),
                 "truth_mean": float(g["truth"].mean()), "null": float(g["null"].iloc[0]),
                 "divergent_fits": float((g["divergences"] > 0).mean()),
-                "median_fit_seconds": float(g["sample_seconds"].median()),
+                "max_rhat": float(g["max_rhat"].max()),
             })
         df = pd.DataFrame(rows).join(self._design_columns(), on="design")
         order = {d.key: i for i, d in enumerate(self.designs)} | {q: i for i, q in enumerate(self.quantities)}
         df = df.sort_values(["quantity", "design"], key=lambda s: s.map(order))
         return df[["design", "quantity", *cols, *[c for c in df.columns if c not in ("design", "quantity", *cols)]]] \
             .reset_index(drop=True)
+
+    def timing(self) -> pd.DataFrame:
+        """Per design: fits of the analysed variant, median and total sampling seconds per fit (in
+        one worker; compiling not included) and the compile seconds of the worker that ran them."""
+        if self.fits.empty:
+            return pd.DataFrame(columns=["design", "fits", "median_sample_seconds", "total_sample_seconds"])
+        per = self.fits.drop_duplicates(["design", "rep"])
+        g = per.groupby("design", sort=False)
+        df = pd.DataFrame({"fits": g.size(), "median_sample_seconds": g["sample_seconds"].median(),
+                           "total_sample_seconds": g["sample_seconds"].sum(),
+                           "median_compile_seconds": g["compile_seconds"].median()})
+        return df.join(self._design_columns()[["n_dyads", "n_days", "label"]]).reset_index()
 
     def recovery(self, level: float = 0.95) -> pd.DataFrame:
         """Per design and pair: datasets compared, share told apart correctly (the higher elpd

@@ -8,7 +8,7 @@ import sys
 
 # Subcommand modules (asem_bayes.cli.<name>), each defining ``add_parser(subparsers)`` that
 # registers the parser and sets ``func`` to a callable taking the parsed args.
-SUBCOMMANDS: tuple[str, ...] = ("variants", "simulate", "fit", "sbc", "recover", "compare", "whatif")
+SUBCOMMANDS: tuple[str, ...] = ("variants", "simulate", "fit", "sbc", "recover", "compare", "whatif", "design")
 
 
 class _DefaultsParser(argparse.ArgumentParser):
