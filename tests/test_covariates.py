@@ -327,6 +327,19 @@ def test_fit_with_covariates_saves_and_loads_the_same_model(trial_fit, tmp_path)
         ASEMModel.load(path, study=trial_fit.study.assign(arm=1 - trial_fit.study["arm"]))
 
 
+def test_predictions_and_projections_read_the_person_values(trial_fit):
+    """Downstream code reads the person values (deterministics), so it needs no covariates: the
+    posterior predictive and an unaltered what-if projection of the covariate fit."""
+    ppc = trial_fit.sample_posterior_predictive(seed=3)
+    assert ppc["state_anxiety"].shape[-3:] == (N_DYADS, 2, N_DAYS) and np.isfinite(ppc["trait_anxiety"]).all()
+    proj = trial_fit.what_if(n_draws=20, seed=1)
+    fitted = proj["fitted"]["self_model"]
+    assert float(np.abs(proj["difference"]["self_model"]).max()) == 0.0
+    # the projection's day 0 is each drawn person's s0, shifted by the arm
+    post = trial_fit.idata.posterior["s0"].stack(sample=("chain", "draw"))
+    assert float(fitted.isel(day=0).min()) >= float(post.min()) and float(fitted.isel(day=0).max()) <= float(post.max())
+
+
 @pytest.mark.slow
 def test_control_without_the_covariate_term_the_trial_fails(monkeypatch):
     """Control: with X @ beta dropped from the linear predictor (beta keeps its prior) the
