@@ -323,6 +323,8 @@ def test_fit_with_covariates_saves_and_loads_the_same_model(trial_fit, tmp_path)
     )
     rebuilt = build_model(again.study, again.variant, person_covariates=again.person_covariates)
     assert rebuilt.named_vars_to_dims["beta_s0"] == ("covariate_s0",)
+    with pytest.raises(CovariateError, match="no covariate 'arm'"):  # every study refitted needs them
+        trial_fit.refit(ab.simulate("asem", N_DYADS, N_DAYS, seed=3))
     with pytest.raises(FitFileError, match="differs"):
         ASEMModel.load(path, study=trial_fit.study.assign(arm=1 - trial_fit.study["arm"]))
 
