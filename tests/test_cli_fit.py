@@ -19,6 +19,7 @@ def test_fit_cli_writes_datatree_and_reports(tmp_path, capsys):
     assert rc == 0
     text = capsys.readouterr().out
     assert "max R-hat" in text and "divergences" in text and "covered by their 90% interval" in text
+    assert "Effects in questionnaire units" in text and "10 confidence-building days: anxiety @10th" in text
     dt = ab.ASEMModel.load(out).idata  # the file is the model object's; loading recomputes what it left out
     assert {"posterior", "sample_stats", "observed_data", "log_likelihood"} <= set(dt.children)
     assert dt["posterior"]["self_model"].dims[-3:] == ("dyad", "person", "day")

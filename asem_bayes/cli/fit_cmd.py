@@ -132,7 +132,24 @@ def run(args: argparse.Namespace) -> int:
 
         truth = ab.true_params(study)
     print(report(result, truth=truth))
+    print_effects(model)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     model.save(args.out)
     print(f"saved {args.out} (reload with asem_bayes.ASEMModel.load)")
     return 0
+
+
+def print_effects(model) -> None:
+    """The fit's dynamics in questionnaire units (:func:`asem_bayes.whatif.observable_effects`), for
+    variants whose working models change; flagged when the data cannot inform the biases."""
+    from asem_bayes.diagnostics import uninformed
+    from asem_bayes.registry import get_variant
+    from asem_bayes.whatif import format_effects
+
+    if not get_variant(model.variant).changes:
+        return
+    print()
+    print("\n".join(format_effects(model.effects())))
+    biases = sorted(n for n in uninformed(model.idata) if n.startswith(("psi_", "theta_")))
+    if biases:
+        print(f"  (these data cannot inform {', '.join(biases)}: the effects above rest on their priors there)")
