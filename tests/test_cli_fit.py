@@ -84,3 +84,12 @@ def test_compare_cli_by_exact_kfold(tmp_path, capsys):
     assert csv.exists()
     assert main(["compare", str(out), str(out), "--kfold", "1"]) == 2
     assert "at least 2 folds" in capsys.readouterr().err
+
+
+def test_fit_cli_takes_covariate_formulas_and_names_a_missing_covariate(tmp_path, capsys):
+    study = ab.simulate("stable", 4, 7, seed=3)
+    path = tmp_path / "study.nc"
+    study.to_netcdf(path, engine="h5netcdf")
+    rc = main(["fit", str(path), "--variant", "stable", "--covariates", "s0 ~ arm", "--out", str(tmp_path / "f.nc")])
+    assert rc == 2
+    assert "arm" in capsys.readouterr().err

@@ -45,6 +45,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         choices=LOO_UNITS,
         help="leave-out unit of the stored log-likelihood (whole persons make PSIS-LOO unreliable)",
     )
+    p.add_argument(
+        "--covariates",
+        default=None,
+        metavar="FORMULAS",
+        help="covariates of person-level parameters, e.g. 's0 ~ arm; theta_pos_s ~ arm' (variables of the "
+        "study with dims dyad[, person]; docs/model.md section 16)",
+    )
     p.add_argument("--ppc", action="store_true", help="add posterior predictive draws")
     p.add_argument(
         "--schema-coordinates",
@@ -119,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         missing_events=args.missing_events,
         config=config,
         reparam=not args.schema_coordinates,
+        person_covariates=args.covariates,
     )
     result = model.fit(
         args.seed,
