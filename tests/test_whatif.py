@@ -219,3 +219,26 @@ def test_the_fan_chart_draws_both_worlds(world, tmp_path):
     fig.savefig(tmp_path / "fan.png")
     fig = whatif.plot_projection(tree, "self_model", dyad=0, person=1)
     assert "dyad 0, person 1" in fig.axes[0].get_title()
+
+
+def test_a_full_event_schedule_replaces_the_altered_worlds_events(world):
+    study, post = world
+    args = _args(study, post)
+    T, N = args[1].n_days, args[1].n_dyads
+    days = np.arange(T, T + 7)
+    zeros = np.zeros((N, 2, 7))
+    sched = xr.Dataset(
+        {k: (("dyad", "person", "day"), zeros.copy()) for k in ("safe", "soft", "confidence")}
+        | {k: (("dyad", "day"), zeros[:, 0].copy()) for k in ("threat", "dependence")},
+        coords={"day": days},
+    )
+    sched["confidence"][:, 0, :] = 1.0  # person 0: a confidence-building day every day of the week
+    tree = whatif.project(*args, days=7, schedule=sched, seed=8)
+    alt = tree["altered"]
+    np.testing.assert_array_equal(alt["event_confidence"].isel(day=slice(T, None)).sel(person=0).values, 1)
+    assert int(alt["event_threat"].isel(day=slice(T, None)).sum()) == 0
+    # on average more secure (a draw may lose the fitted world's dependence days and their ripple)
+    assert float(tree["difference"]["self_model"].isel(day=-1).sel(person=0).mean()) > 0.01
+    assert "event schedule given" in tree.attrs["alterations"]
+    with pytest.raises(ValueError, match="lacks threat"):
+        whatif.project(*args, days=7, schedule=sched.drop_vars("threat"))
