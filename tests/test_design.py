@@ -125,7 +125,7 @@ def test_control_no_security_days_no_power_for_psi_pos_s(tmp_path):
     positive = run_design(tmp_path / "pos", [StudyDesign(8, 21, exogenous_events=SECURITY_DAYS)], **kw)
     prow = positive.table().iloc[0]
     assert prow["power"] >= 0.5, prow
-    assert prow["contraction"] > 0.3
+    assert prow["contraction"] > 0.2  # measured: power 10 of 10, contraction 0.33; control 0 of 10, -0.05
 
 
 KILL_SCRIPT = textwrap.dedent(
