@@ -25,7 +25,14 @@ from asem_bayes import dims as D
 from asem_bayes import whatif
 from asem_bayes.covariates import CovariateSpecLike, PersonCovariates, parse
 from asem_bayes.inputs import DataError, prepare_inputs
-from asem_bayes.model import CompiledModel, check_mode, log_likelihood, posterior_predictive, trajectories
+from asem_bayes.model import (
+    CompiledModel,
+    check_mode,
+    log_likelihood,
+    posterior_predictive,
+    resolve_variant,
+    trajectories,
+)
 from asem_bayes.progress import is_terminal, stage
 from asem_bayes.registry import get_variant
 from asem_bayes.whatif import Alteration
@@ -137,6 +144,9 @@ class ASEMModel:
         Covariates of person-level parameters (:func:`asem_bayes.model.build_model`), e.g.
         ``{"s0": ["arm"]}`` or ``"theta_pos_s ~ arm"``; the covariates are variables of
         ``study``. Saved with the fit, so :meth:`load` rebuilds the same model.
+    residuals : sequence of {"ar1", "partner"}
+        Extensions of the daily ratings' residuals (docs/model.md section 17; default none):
+        carry-over or the partners' same-day correlation. Saved with the fit.
 
     Examples
     --------
@@ -156,12 +166,13 @@ class ASEMModel:
         reparam: bool = True,
         compiled: CompiledModel | None = None,
         person_covariates: CovariateSpecLike | PersonCovariates = None,
+        residuals: Sequence[str] = (),
     ) -> None:
         self.study = study
         self.config = config or SamplerConfig()
         self.missing_events = missing_events
         self.reparam = reparam
-        self._variant = compiled.variant if compiled is not None else get_variant(variant)
+        self._variant = compiled.variant if compiled is not None else resolve_variant(variant, residuals)
         self.mode = compiled.mode if compiled is not None else check_mode(self._variant, mode)
         self._compiled_model = compiled
         self.person_covariates = (
@@ -383,6 +394,7 @@ class ASEMModel:
             "study_hash": study_hash(self.study),
             "rating_scales": str(self.study.attrs.get("rating_scales", "")),  # how estimates map to the data's units
             "person_covariates": self.person_covariates.to_json() if self.person_covariates else "",
+            "residuals": ",".join(self._variant.residuals),
         }
 
     def save(self, path: str | Path, *, trajectories: bool = False) -> Path:
@@ -451,6 +463,7 @@ class ASEMModel:
             config=config or saved,
             reparam=dt.attrs.get("sampling_coordinates", "sheared") == "sheared",
             person_covariates=PersonCovariates.from_json(dt.attrs.get("person_covariates"), dt.attrs["asem_variant"]),
+            residuals=tuple(r for r in str(dt.attrs.get("residuals", "")).split(",") if r),
         )
         groups = {node.path: node.to_dataset(inherit=False) for node in dt.subtree if node.name != "study"}
         post = groups["/posterior"]

@@ -24,6 +24,7 @@ __all__ = [
     "off_scale_note",
     "MISSING_EVENT_POLICIES",
     "PRIOR_SCALE",
+    "residual_links",
 ]
 
 MISSING_EVENT_POLICIES = ("error", "absent", "person_rate")
@@ -67,10 +68,21 @@ class ModelInputs:
         """What must match for a compiled model to refit this dataset."""
         return (self.n_dyads, self.n_days, self.likert, self.present_events, self.present_ratings)
 
-    def data_arrays(self) -> dict[str, np.ndarray]:
+    def links(self, name: str, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        """Each observation of daily rating ``name`` linked by residual option ``kind``: the
+        position of its linked observation and the gap in days (:func:`residual_links`)."""
+        return residual_links(self.obs[name][0], self.n_days, kind)
+
+    def data_arrays(self, residuals: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
         """Every array by the name of its ``pm.Data`` container, encoded as the model reads it:
-        Likert daily ratings as 0-based categories, scored events as integers."""
+        Likert daily ratings as 0-based categories, scored events as integers. With residual
+        options (docs/model.md section 17) also each daily rating's links ``prev_<rating>`` and
+        ``gap_<rating>``."""
         out = {f"ev_{k}": v for k, v in self.events.items()}
+        for kind in residuals:
+            for name in D.DAILY_RATINGS:
+                if name in self.obs:
+                    out[f"prev_{name}"], out[f"gap_{name}"] = self.links(name, kind)
         for k, (idx, y) in self.obs.items():
             out[f"idx_{k}"] = idx
             if self.likert and k in D.DAILY_RATINGS:
@@ -79,6 +91,49 @@ class ModelInputs:
                 y = y.astype(np.int64)
             out[f"y_{k}"] = y
         return out
+
+
+def residual_links(idx: np.ndarray, n_days: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Which earlier observation each observation of a daily rating is conditioned on.
+
+    Parameters
+    ----------
+    idx : numpy.ndarray
+        Flat (dyad, person, day) indices of the rating's observations, ascending (C order), as in
+        :attr:`ModelInputs.obs`.
+    n_days : int
+        Days of the study.
+    kind : {"ar1", "partner"}
+        ``"ar1"``: the same person's last observed day before (the gap in days is its distance);
+        ``"partner"``: for person 1, person 0's rating of the same day (gap 0).
+
+    Returns
+    -------
+    prev, gap : numpy.ndarray
+        ``prev[j]`` the position in ``idx`` of observation ``j``'s link, -1 where it has none (a
+        person's first observation; person 0, or a day the partner did not rate); ``gap[j]`` the
+        days between them (1 where unlinked).
+    """
+    idx = np.asarray(idx, dtype=np.int64)
+    n = idx.size
+    prev = np.full(n, -1, dtype=np.int64)
+    gap = np.ones(n, dtype=np.int64)
+    if kind == "ar1":
+        person, day = idx // n_days, idx % n_days
+        same = np.zeros(n, bool)
+        same[1:] = person[1:] == person[:-1]
+        prev[same] = np.flatnonzero(same) - 1
+        gap[same] = day[same] - day[prev[same]]
+    elif kind == "partner":
+        second = (idx // n_days) % 2 == 1
+        target = idx - n_days  # person 0's cell of the same dyad-day
+        pos = np.clip(np.searchsorted(idx, target), 0, max(n - 1, 0))
+        found = second & (n > 0) & (idx[pos] == target) if n else second
+        prev[found] = pos[found]
+        gap[found] = 0
+    else:
+        raise ValueError(f"unknown residual option {kind!r}")
+    return prev, gap
 
 
 def _where(mask: np.ndarray, dims: tuple[str, ...], ds: xr.Dataset) -> str:

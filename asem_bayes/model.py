@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,15 @@ from asem_bayes.covariates import CovariateSpecLike, PersonCovariates, covariate
 from asem_bayes.inputs import DataError, ModelInputs, prepare_inputs
 from asem_bayes.options import LOO_UNITS, MODES, SAMPLERS
 from asem_bayes.registry import get_variant
+from asem_bayes.residuals import (
+    RATING_PARAMS,
+    coefficient,
+    conditional,
+    innovate,
+    option_values,
+    refuse_likert,
+    with_residuals,
+)
 from asem_bayes.schema import PersonParam, Variant
 
 __all__ = [
@@ -38,6 +47,7 @@ __all__ = [
     "LOO_UNITS",
     "default_mode",
     "check_mode",
+    "resolve_variant",
 ]
 
 
@@ -60,6 +70,13 @@ def check_mode(variant: Variant, mode: str | None) -> str:
     return mode
 
 
+def resolve_variant(variant: str | Variant, residuals: Sequence[str] = ()) -> Variant:
+    """The variant with its residual options: ``residuals``, or else those the variant carries
+    (docs/model.md section 17)."""
+    v = get_variant(variant)
+    return with_residuals(v, tuple(residuals) or v.residuals)
+
+
 def _cutpoints(likert: int) -> np.ndarray:
     return np.arange(1, likert) + 0.5
 
@@ -75,6 +92,7 @@ def build_model(
     reparam: bool = True,
     person_covariates: CovariateSpecLike | PersonCovariates = None,
     covariate_data: xr.Dataset | None = None,
+    residuals: Sequence[str] = (),
 ) -> pm.Model:
     """Build the PyMC model of a variant for a study.
 
@@ -111,6 +129,13 @@ def build_model(
         schema); docs/model.md, "Covariate effects on person-level parameters".
     covariate_data : xarray.Dataset or None
         The study holding the covariates, needed when ``data`` is a :class:`ModelInputs`.
+    residuals : sequence of {"ar1", "partner"}
+        Extensions of the daily ratings' residuals (docs/model.md section 17): ``"ar1"`` an AR(1)
+        residual of each person's daily ratings (``phi_A``, ``phi_V``), ``"partner"`` the
+        partners' same-day correlation (``corr_A``, ``corr_V``). Default none (or those of a
+        ``variant`` built by :func:`asem_bayes.residuals.with_residuals`); one at a time, and
+        continuous daily ratings only. Each observation is then scored given the observation it
+        is linked to (data containers ``prev_<rating>``, ``gap_<rating>``).
 
     Returns
     -------
@@ -118,13 +143,14 @@ def build_model(
         With ``pm.Data`` containers ``ev_*``, ``idx_*``, ``y_*`` and (covariates) ``X_<param>``
         that :class:`CompiledModel` swaps between datasets.
     """
-    v = get_variant(variant)
+    v = resolve_variant(variant, residuals)
     mode = check_mode(v, mode)
     inp = (
         data
         if isinstance(data, ModelInputs)
         else prepare_inputs(data, joint=mode == "joint", missing_events=missing_events)
     )
+    refuse_likert(v.residuals, inp.likert, [r for r in D.DAILY_RATINGS if r in inp.obs])
     T = inp.n_days
     spec = parse(person_covariates, v)
     X = _covariate_matrices(spec, data, covariate_data)
@@ -133,9 +159,10 @@ def build_model(
         model.asem_variant = v.name  # type: ignore[attr-defined]
         model.asem_mode = mode  # type: ignore[attr-defined]
         model.asem_covariates = spec  # type: ignore[attr-defined]
+        model.asem_residuals = v.residuals  # type: ignore[attr-defined]
         sc = sampling_coords.plan(v) if reparam else None
         model.asem_coords = sc  # type: ignore[attr-defined]
-        arrays = inp.data_arrays()
+        arrays = inp.data_arrays(v.residuals)
         ev = {k: pm.Data(f"ev_{k}", arrays[f"ev_{k}"]) for k in inp.events}
         sheared = set(sc.sheared) if sc else set()
         signed = {}
@@ -200,6 +227,8 @@ def build_model(
             if inp.likert and name in D.DAILY_RATINGS:
                 cut = _cutpoints(inp.likert)
                 pm.OrderedLogistic(name, eta=mu_obs / sigma, cutpoints=cut / sigma, observed=y)
+            elif v.residuals and name in D.DAILY_RATINGS:
+                _linked_normal(name, mu_obs, sigma, y, arrays, v.residuals[0], p)
             else:
                 pm.Normal(name, mu=mu_obs, sigma=sigma, observed=y)
         if mode == "joint":
@@ -216,6 +245,16 @@ def build_model(
                 pm.Bernoulli(key, logit_p=lg.transpose(1, 2, 0).reshape((-1,))[idx], observed=y)
     model.asem_inputs = inp  # type: ignore[attr-defined]
     return model
+
+
+def _linked_normal(name: str, mu_obs: Any, sigma: Any, y: Any, arrays: Mapping[str, np.ndarray], kind: str, p: Any):
+    """Inside a model context: daily rating ``name`` scored observation by observation given the
+    observation each is linked to by residual option ``kind`` (docs/model.md section 17)."""
+    prev = pm.Data(f"prev_{name}", arrays[f"prev_{name}"])
+    gap = pm.Data(f"gap_{name}", arrays[f"gap_{name}"])
+    coef = coefficient(kind, p[RATING_PARAMS[name][kind]], gap)
+    shift, factor = conditional(pt, y - mu_obs, prev, coef)
+    return pm.Normal(name, mu=mu_obs + shift, sigma=sigma * factor, observed=y)
 
 
 def _covariate_matrices(
@@ -440,7 +479,12 @@ def _log_sigmoid(x: np.ndarray) -> np.ndarray:
 def pointwise_log_likelihood(
     inp: ModelInputs, v: Variant, p: Mapping[str, np.ndarray], mode: str
 ) -> dict[str, np.ndarray]:
-    """Pointwise log-likelihood ``(n, n_obs)`` of each observed quantity for ``n`` draws."""
+    """Pointwise log-likelihood ``(n, n_obs)`` of each observed quantity for ``n`` draws.
+
+    With residual options of ``v`` (docs/model.md section 17) each daily rating's entry is its
+    density given the observation it is linked to (the person's last observed rating, or the
+    partner's same-day one), so the entries sum to the exact joint log-likelihood.
+    """
     from scipy.special import expit
 
     S, O, F = states_numpy(v, p, inp.events, fatigue=v.fatigue and mode == "joint")
@@ -474,6 +518,12 @@ def pointwise_log_likelihood(
             lo = expit((cut[k] - m) / sigma)
             out[name] = np.log(np.clip(hi - lo, 1e-300, None))
         else:
+            if v.residuals and name in D.DAILY_RATINGS:  # given the linked observation (section 17)
+                kind = v.residuals[0]
+                prev, gap = inp.links(name, kind)
+                coef = coefficient(kind, p[RATING_PARAMS[name][kind]].reshape(n, 1), gap)
+                shift, factor = conditional(np, y - m, prev, coef)
+                m, sigma = m + shift, sigma * factor
             z = (y - m) / sigma
             out[name] = -0.5 * z**2 - np.log(sigma) - 0.5 * np.log(2 * np.pi)
     if mode == "joint":
@@ -554,6 +604,8 @@ def posterior_predictive(
             if inp.likert:
                 lat = mu + sigma * rng.logistic(size=mu.shape)
                 out[name][sl] = np.clip(np.floor(lat + 0.5), 1, inp.likert)
+            elif v.residuals:
+                out[name][sl] = mu + _residual_paths(v.residuals, p, name, rng.standard_normal(mu.shape))
             else:
                 out[name][sl] = mu + sigma * rng.standard_normal(mu.shape)
         for name, mu, sig in (("trait_anxiety", ta, "sigma_TA"), ("trait_avoidance", tv, "sigma_TV")):
@@ -572,6 +624,19 @@ def posterior_predictive(
         coords={**coords, "chain": post["chain"].values, "draw": post["draw"].values},
     )
     return ds
+
+
+def _residual_paths(residuals: tuple[str, ...], p: Mapping[str, np.ndarray], name: str, z: np.ndarray) -> np.ndarray:
+    """Residuals ``(n, dyad, person, day)`` of daily rating ``name`` from standard normals ``z``,
+    day by day with the simulator's process (:func:`asem_bayes.residuals.innovate`)."""
+    n = z.shape[0]
+    sigma = p[RATING_PARAMS[name]["sigma"]].reshape(n, 1, 1)
+    opts = {k: None if x is None else x.reshape(n, 1, 1) for k, x in option_values(residuals, p, name).items()}
+    e = np.empty_like(z)
+    prev = None
+    for t in range(z.shape[-1]):
+        prev = e[..., t] = innovate(z[..., t], sigma, prev=prev, **opts)
+    return e
 
 
 _predict = posterior_predictive  # alias used inside CompiledModel.fit
@@ -616,6 +681,9 @@ class CompiledModel:
     person_covariates : mapping, str, sequence of str or None
         Covariates of person-level parameters, as in :func:`build_model`; every dataset fitted
         must hold them (their values may differ between datasets).
+    residuals : sequence of {"ar1", "partner"}
+        Extensions of the daily ratings' residuals, as in :func:`build_model`; recorded in the
+        fit's ``attrs["residuals"]``.
     """
 
     def __init__(
@@ -629,10 +697,11 @@ class CompiledModel:
         trajectories: bool = True,
         reparam: bool = True,
         person_covariates: CovariateSpecLike | PersonCovariates = None,
+        residuals: Sequence[str] = (),
     ) -> None:
         if sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
-        self.variant = get_variant(variant)
+        self.variant = resolve_variant(variant, residuals)
         self.mode = check_mode(self.variant, mode)
         self.sampler = sampler
         self.missing_events = missing_events
@@ -704,7 +773,7 @@ class CompiledModel:
                 f"dataset design {inp.design_key} differs from the compiled design {self.design_key}; "
                 "compile a new model for it"
             )
-        arrays = inp.data_arrays() | self.person_covariates.data_arrays(data)
+        arrays = inp.data_arrays(self.variant.residuals) | self.person_covariates.data_arrays(data)
         t0 = time.perf_counter()
         if self.sampler == "nutpie":
             import nutpie
@@ -766,6 +835,8 @@ class CompiledModel:
             uninformed=json.dumps(uninformed_parameters(inp, self.variant, self.mode)),
             person_covariates=self.person_covariates.to_json() if self.person_covariates else "",
         )
+        if self.variant.residuals:
+            dt.attrs["residuals"] = ",".join(self.variant.residuals)
         return dt
 
 
@@ -791,6 +862,7 @@ def fit(
     target_accept: float = 0.9,
     reparam: bool = True,
     person_covariates: CovariateSpecLike | PersonCovariates = None,
+    residuals: Sequence[str] = (),
 ) -> xr.DataTree:
     """Fit an ASEM variant to a diary study.
 
@@ -822,6 +894,9 @@ def fit(
     person_covariates : mapping, str, sequence of str or None
         Covariates of person-level parameters (see :func:`build_model`), e.g.
         ``{"s0": ["arm"]}`` or ``"theta_pos_s ~ arm"``; the covariates are variables of ``data``.
+    residuals : sequence of {"ar1", "partner"}
+        Extensions of the daily ratings' residuals (docs/model.md section 17; default none):
+        carry-over (``"ar1"``) or the partners' same-day correlation (``"partner"``).
 
     Returns
     -------
@@ -838,6 +913,7 @@ def fit(
         trajectories=trajectories,
         reparam=reparam,
         person_covariates=person_covariates,
+        residuals=residuals,
     )
     return cm.fit(
         data,

@@ -19,6 +19,8 @@ __all__ = [
     "MISSING_EVENT_POLICIES",
     "FitBackend",
     "FIT_BACKENDS",
+    "Residual",
+    "RESIDUALS",
 ]
 
 Mode = Literal["conditional", "joint"]
@@ -40,3 +42,8 @@ MISSING_EVENT_POLICIES: tuple[MissingEvents, ...] = get_args(MissingEvents)
 FitBackend = Literal["nutpie", "jax-vmap"]
 """How the many fits of SBC and model recovery run: one nutpie fit at a time, or JAX batches."""
 FIT_BACKENDS: tuple[FitBackend, ...] = get_args(FitBackend)
+
+Residual = Literal["ar1", "partner"]
+"""Extension of the daily ratings' residuals (docs/model.md section 17): carry-over (an AR(1)
+residual of each person's ratings) or the partners' same-day correlation."""
+RESIDUALS: tuple[Residual, ...] = get_args(Residual)

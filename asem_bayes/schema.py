@@ -26,6 +26,7 @@ _PRIOR_ARGS = {
     "HalfNormal": ("sigma",),
     "LogNormal": ("mu", "sigma"),
     "Beta": ("alpha", "beta"),
+    "ScaledBeta": ("alpha", "beta"),
 }
 
 
@@ -36,7 +37,9 @@ class Prior:
     Parameters
     ----------
     dist : str
-        One of ``Normal``, ``HalfNormal``, ``LogNormal``, ``Beta`` (PyMC class names).
+        One of ``Normal``, ``HalfNormal``, ``LogNormal``, ``Beta`` (PyMC class names) or
+        ``ScaledBeta``: ``2 * Beta(alpha, beta) - 1`` on (-1, 1) (a correlation; with
+        ``alpha = beta = eta`` the marginal of a 2 x 2 LKJ(eta) correlation).
     kwargs : dict
         The distribution's parameters, e.g. ``{"mu": 0.0, "sigma": 1.0}``.
     """
@@ -59,17 +62,33 @@ class Prior:
             return np.abs(rng.normal(0.0, k["sigma"], size))
         if self.dist == "LogNormal":
             return rng.lognormal(k["mu"], k["sigma"], size)
+        if self.dist == "ScaledBeta":
+            return 2.0 * rng.beta(k["alpha"], k["beta"], size) - 1.0
         return rng.beta(k["alpha"], k["beta"], size)
 
     def pymc(self, name: str, **kw: Any):
         """Create the PyMC random variable for this prior inside a model context."""
         import pymc as pm
 
+        if self.dist == "ScaledBeta":
+            return _scaled_beta(name, self.kwargs["alpha"], self.kwargs["beta"], **kw)
         return getattr(pm, self.dist)(name, **self.kwargs, **kw)
 
     def __str__(self) -> str:
         args = ", ".join(f"{v:g}" for v in self.kwargs.values())
         return f"{self.dist}({args})"
+
+
+def _scaled_beta(name: str, alpha: float, beta: float, **kw: Any):
+    """``2 * Beta(alpha, beta) - 1`` as a PyMC variable on (-1, 1), sampled through an interval
+    transform (PyMC derives its density from the Beta's)."""
+    import pymc as pm
+    from pymc.distributions.transforms import Interval
+
+    def dist(a: Any, b: Any, size: Any) -> Any:
+        return 2.0 * pm.Beta.dist(a, b, size=size) - 1.0
+
+    return pm.CustomDist(name, alpha, beta, dist=dist, transform=Interval(-1.0, 1.0), **kw)
 
 
 def N(mu: float, sigma: float) -> Prior:  # noqa: N802 - reads like the maths
@@ -86,6 +105,11 @@ def LN(mu: float, sigma: float) -> Prior:  # noqa: N802
 
 def B(alpha: float, beta: float) -> Prior:  # noqa: N802
     return Prior("Beta", {"alpha": alpha, "beta": beta})
+
+
+def SB(alpha: float, beta: float) -> Prior:  # noqa: N802
+    """``2 * Beta(alpha, beta) - 1`` on (-1, 1)."""
+    return Prior("ScaledBeta", {"alpha": alpha, "beta": beta})
 
 
 @dataclass(frozen=True)
@@ -199,6 +223,10 @@ class Variant:
         (the assimilation biases live here).
     fatigue : bool
         Whether partner fatigue lowers buffering in the event model.
+    residuals : tuple of str
+        Extensions of the daily ratings' residuals this schema includes (``"ar1"``,
+        ``"partner"``; docs/model.md section 17), with their parameters among ``params``. Empty
+        for the registered variants; :func:`asem_bayes.residuals.with_residuals` adds them.
     """
 
     name: str
@@ -209,6 +237,7 @@ class Variant:
     log_rates: Callable[..., tuple[Any, Any, Any, Any]] | None
     fatigue: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
+    residuals: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.params] + [p.name for p in self.person_params]

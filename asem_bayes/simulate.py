@@ -26,6 +26,7 @@ from asem_bayes.covariates import (
     parse,
 )
 from asem_bayes.registry import get_variant
+from asem_bayes.residuals import innovate, option_values, refuse_likert, with_residuals
 from asem_bayes.schema import SchemaError, Variant
 
 __all__ = [
@@ -194,6 +195,7 @@ def simulate(
     *,
     covariates: Mapping[str, Any] | None = None,
     effects: Mapping[str, Mapping[str, float]] | None = None,
+    residuals: Sequence[str] = (),
 ) -> xr.Dataset:
     """Simulate a dyadic daily-diary study from an ASEM variant.
 
@@ -223,6 +225,14 @@ def simulate(
         faster from positive evidence about the self: ``covariates={"arm": arm},
         effects={"theta_pos_s": {"arm": 0.7}}``; ``{"arm": 0.0}`` is a null trial. Stored as
         ``beta_<param>`` (dims ``covariate_<param>``) with the other true parameters.
+    residuals : sequence of {"ar1", "partner"}
+        Extensions of the daily ratings' residuals (docs/model.md section 17; default none, or
+        those of a ``variant`` built by :func:`asem_bayes.residuals.with_residuals`): ``"ar1"``
+        carries each person's residual over from day to day (``phi_A``, ``phi_V``), ``"partner"``
+        correlates the partners' same-day residuals (``corr_A``, ``corr_V``). Their parameters
+        join the variant's (``params`` may set them; reference value 0.3); the residual process
+        runs on every day, missed ones included. Continuous ratings only; one option at a time.
+        Without options the same seed gives the same study as before.
 
     Returns
     -------
@@ -238,8 +248,10 @@ def simulate(
         ``ds.copy(deep=True)`` gives an editable copy.
     """
     v = get_variant(variant)
+    v = with_residuals(v, tuple(residuals) or v.residuals)
     design = design or Design()
     design.validate()
+    refuse_likert(v.residuals, design.likert)
     if n_dyads < 1 or n_days < 2:
         raise ValueError(f"need at least 1 dyad and 2 days, got n_dyads={n_dyads}, n_days={n_days}")
     cov_ds, spec, beta = _covariate_setup(v, n_dyads, covariates, effects)
@@ -282,6 +294,9 @@ def simulate(
     if exo is not None:
         exo_pr = dynamics.EventProbs(*(float(exo.get(k, 0.0)) for k in dynamics.EventProbs._fields))
     sig_A, sig_V, K = p["sigma_A"], p["sigma_V"], design.likert
+    opt_A = option_values(v.residuals, p, "state_anxiety")
+    opt_V = option_values(v.residuals, p, "state_avoidance")
+    e_A = e_V = None  # the previous day's residuals (residual options only)
     for t in range(T):
         S[t], O[t], F[t] = s, o, f
         pr = dynamics.event_probs(np, s, o, f, p, v.fatigue) if exo is None else exo_pr
@@ -298,7 +313,13 @@ def simulate(
 
         # Ratings use the states at the start of the day (before its update).
         mu_A, mu_V = dynamics.rating_means(np, s, o, ev, p)
-        if K is None:
+        if K is None and v.residuals:
+            obs_rng.standard_normal(out=z)
+            e_A = innovate(z[0], sig_A, prev=e_A, **opt_A)
+            e_V = innovate(z[1], sig_V, prev=e_V, **opt_V)
+            np.add(mu_A, e_A, out=y_A[t])
+            np.add(mu_V, e_V, out=y_V[t])
+        elif K is None:
             obs_rng.standard_normal(out=z)
             _noisy(mu_A, sig_A, z[0], out=y_A[t])
             _noisy(mu_V, sig_V, z[1], out=y_V[t])
@@ -384,6 +405,8 @@ def simulate(
         likert=0 if design.likert is None else design.likert,
         design=repr(asdict(design)),
     )
+    if v.residuals:
+        ds.attrs["residuals"] = ",".join(v.residuals)
     if spec:
         ds.attrs["person_covariates"] = spec.to_json()
     return ds
