@@ -912,7 +912,8 @@ def rescale_ratings(ds: xr.Dataset, ranges: Mapping[str, tuple[float, float]]) -
             raise DiaryError(f"{name!r} is not a rating or trait score of this study")
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
             raise DiaryError(f"the range of {name!r} must be finite with lowest < highest, got {(lo, hi)}")
-        if (float(lo), float(hi)) == PRIOR_SCALE:
+        if (float(lo), float(hi)) == PRIOR_SCALE:  # declared on the priors' scale: kept as read
+            out[name] = out[name].assign_attrs(declared_range=[float(lo), float(hi)])
             continue
         x = out[name]
         out[name] = (lo_p + (hi_p - lo_p) * (x - lo) / (hi - lo)).assign_attrs(
@@ -939,6 +940,8 @@ def rating_scales(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
             continue
         declared = ds[name].attrs.get("rescaled_from")
         rec: dict[str, Any] = {"fitted_on": [lo_p, hi_p], "declared": None, "rescaled": declared is not None}
+        if declared is None and "declared_range" in ds[name].attrs:
+            rec["declared"] = [float(v) for v in np.asarray(ds[name].attrs["declared_range"]).reshape(-1)]
         if declared is not None:
             lo, hi = (float(v) for v in np.asarray(declared).reshape(-1))
             rec.update(declared=[lo, hi], units_per_point=(hi - lo) / (hi_p - lo_p))

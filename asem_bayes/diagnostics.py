@@ -122,6 +122,9 @@ def scale_lines(fit: xr.DataTree) -> list[str]:
             )
         elif rec.get("likert"):
             lines.append(f"  {name}: ordinal on its 1..{rec['likert']} Likert categories")
+        elif rec.get("declared"):
+            lo, hi = rec["declared"]
+            lines.append(f"  {name}: declared {lo:g}..{hi:g}, the priors' scale: fitted as read")
         else:
             lines.append(f"  {name}: used as read (no range declared; assumed to be on about 1..7)")
     return lines

@@ -775,9 +775,39 @@ def observable_effects(
     return xr.Dataset(data, coords=coords, attrs={"days": n_days})
 
 
-def format_effects(effects: xr.Dataset, prob: float = 0.9) -> list[str]:
-    """Lines of text: each scenario's expected trait changes at each security percentile."""
+# What each cell of the effects table rests on: the learning rate and bias of the working model the
+# scenario moves, the ripple or buffering share it passes through, and the trait's loading.
+EFFECT_NEEDS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("10 confidence-building days", "trait_anxiety"): ("theta_pos_s", "psi_pos_s", "l_A"),
+    ("10 confidence-building days", "trait_avoidance"): ("theta_pos_o", "psi_pos_o", "rho", "l_V"),
+    ("10 positive-dependence days", "trait_anxiety"): ("theta_pos_s", "psi_pos_s", "rho", "l_A"),
+    ("10 positive-dependence days", "trait_avoidance"): ("theta_pos_o", "psi_pos_o", "l_V"),
+    ("10 threats, unbuffered", "trait_anxiety"): ("theta_neg_s", "psi_neg_s", "l_A"),
+    ("10 threats, unbuffered", "trait_avoidance"): ("theta_neg_o", "psi_neg_o", "l_V"),
+    ("10 threats, buffered (safe and soft)", "trait_anxiety"): ("theta_neg_s", "psi_neg_s", "e_safe", "l_A"),
+    ("10 threats, buffered (safe and soft)", "trait_avoidance"): ("theta_neg_o", "psi_neg_o", "e_soft", "l_V"),
+}
+
+
+def _rests_on_prior(needs: Iterable[str], uninformed: set[str]) -> list[str]:
+    """The names in ``needs`` the data cannot inform (a variant's shared ``theta_pos`` counts for
+    ``theta_pos_s`` and ``theta_pos_o``; a person-level rate's population ``_mu`` counts for it)."""
+    out = []
+    for n in needs:
+        base = n[:-2] if n.endswith(("_s", "_o")) and n.startswith("theta") else n
+        if {n, f"{n}_mu", base, f"{base}_mu"} & uninformed:
+            out.append(n)
+    return out
+
+
+def format_effects(effects: xr.Dataset, prob: float = 0.9, uninformed: Iterable[str] = ()) -> list[str]:
+    """Lines of text: each scenario's expected trait changes at each security percentile.
+
+    A cell that rests on a parameter the data cannot inform (``uninformed``, e.g. from
+    :func:`asem_bayes.diagnostics.uninformed`) is not printed as an estimate: it names them.
+    """
     lo, hi = (1 - prob) / 2, (1 + prob) / 2
+    missing = set(uninformed)
     lines = [
         "Effects in questionnaire units (expected change of the trait scores; posterior median and "
         f"{prob:.0%} interval; a person at the given percentile of initial security, mean learning rates):"
@@ -785,9 +815,14 @@ def format_effects(effects: xr.Dataset, prob: float = 0.9) -> list[str]:
     for sc in effects["scenario"].values:
         cells = []
         for trait in ("trait_anxiety", "trait_avoidance"):
+            short = trait.split("_")[1]
+            prior = _rests_on_prior(EFFECT_NEEDS.get((str(sc), trait), ()), missing)
+            if prior:
+                cells.append(f"{short}: not informed by these data ({', '.join(prior)})")
+                continue
             for q in effects["percentile"].values:
                 x = effects[trait].sel(scenario=sc, percentile=q).values.reshape(-1)
                 a, m, b = np.quantile(x, [lo, 0.5, hi])
-                cells.append(f"{trait.split('_')[1]} @{q:g}th {m:+.2f} [{a:+.2f}, {b:+.2f}]")
+                cells.append(f"{short} @{q:g}th {m:+.2f} [{a:+.2f}, {b:+.2f}]")
         lines.append(f"  {sc}: " + "; ".join(cells))
     return lines

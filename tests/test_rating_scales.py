@@ -97,3 +97,21 @@ def test_an_undeclared_off_scale_rating_is_not_fitted_silently():
     assert any("declare the rating's range" in n for n in inp.notes)
     on_7 = ab.from_long(_tables()[0])
     assert not any("priors assume" in n for n in prepare_inputs(on_7).notes)
+
+
+def test_a_rating_declared_on_the_priors_scale_is_reported_as_declared():
+    import xarray as xr
+
+    from asem_bayes.data import rescale_ratings
+    from asem_bayes.diagnostics import scale_lines
+
+    study = ab.simulate("stable", n_dyads=3, n_days=7, seed=2)
+    out = rescale_ratings(study, {"state_avoidance": (1.0, 7.0)})
+    rec = json.loads(out.attrs["rating_scales"])
+    assert rec["state_avoidance"]["declared"] == [1.0, 7.0] and not rec["state_avoidance"]["rescaled"]
+    assert rec["state_anxiety"]["declared"] is None
+    tree = xr.DataTree()
+    tree.attrs["rating_scales"] = out.attrs["rating_scales"]
+    lines = scale_lines(tree)
+    assert any("state_avoidance: declared 1..7, the priors' scale" in x for x in lines)
+    assert any("state_anxiety: used as read (no range declared" in x for x in lines)

@@ -242,3 +242,16 @@ def test_a_full_event_schedule_replaces_the_altered_worlds_events(world):
     assert "event schedule given" in tree.attrs["alterations"]
     with pytest.raises(ValueError, match="lacks threat"):
         whatif.project(*args, days=7, schedule=sched.drop_vars("threat"))
+
+
+def test_effects_resting_on_uninformed_parameters_are_not_printed_as_estimates():
+    study = ab.simulate("asem", n_dyads=2, n_days=7, seed=1)
+    eff = whatif.observable_effects(fake_posterior(study, "asem"), get_variant("asem"))
+    lines = whatif.format_effects(eff, uninformed={"l_A", "theta_pos_o_mu", "theta_pos_o_sd"})
+    conf = next(x for x in lines if x.startswith("  10 confidence-building days"))
+    assert "anxiety: not informed by these data (l_A)" in conf
+    assert "avoidance: not informed by these data (theta_pos_o)" in conf
+    threats = next(x for x in lines if x.startswith("  10 threats, unbuffered"))
+    assert "avoidance @10th" in threats and "anxiety: not informed" in threats
+    # control: with everything informed every cell is an estimate
+    assert not any("not informed" in x for x in whatif.format_effects(eff))

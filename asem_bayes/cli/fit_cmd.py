@@ -157,7 +157,4 @@ def print_effects(model) -> None:
     if not get_variant(model.variant).changes:
         return
     print()
-    print("\n".join(format_effects(model.effects())))
-    biases = sorted(n for n in uninformed(model.idata) if n.startswith(("psi_", "theta_")))
-    if biases:
-        print(f"  (these data cannot inform {', '.join(biases)}: the effects above rest on their priors there)")
+    print("\n".join(format_effects(model.effects(), uninformed=uninformed(model.idata))))
