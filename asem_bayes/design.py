@@ -913,13 +913,15 @@ class DesignResult:
 
 
 def _draw_lines(ax: Any, tq: pd.DataFrame, what: str) -> None:
-    for label, g in tq.groupby("label", sort=False):
+    groups = list(tq.groupby("label", sort=False))
+    for i, (label, g) in enumerate(groups):
         g = g.sort_values("n_dyads")
+        x = g["n_dyads"] * (1 + 0.012 * (i - (len(groups) - 1) / 2))  # dodge: coinciding bars stay visible
         if what == "power":
             err = np.vstack([g["power"] - g["power_lo"], g["power_hi"] - g["power"]])
-            ax.errorbar(g["n_dyads"], g["power"], yerr=err, marker="o", capsize=3, label=label)
+            ax.errorbar(x, g["power"], yerr=err, marker="o", capsize=3, label=label)
         else:
-            ax.plot(g["n_dyads"], g[what], marker="o", label=label)
+            ax.plot(x, g[what], marker="o", label=label)
     if len(tq):
         ax.legend(fontsize=7)
 

@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scheduler", default=None)
     ap.add_argument("--seed", type=int, default=2032)
     ap.add_argument("--out", type=Path, default=Path("/work/design_runs/grid_4x20"))
+    ap.add_argument("--load-only", action="store_true",
+                    help="summarise the stored fits without fitting, on the replicates every design has")
+    ap.add_argument("--figures", type=Path, default=None, help="also write power.png and width.png here")
     args = ap.parse_args(argv)
 
     import matplotlib
@@ -57,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
 
     designs = design_grid(args.dyads, args.days)
     pairs = [tuple(p.split(":")) for p in args.pairs]
+    q, _, target = args.target.partition("=")
+    if args.load_only:
+        return _load_only(args, designs, q, float(target))
     t0 = time.perf_counter()
     res = run_design(
         args.out, designs, variant=args.variant, quantities=args.quantities, reps=args.reps, pairs=pairs,
@@ -65,7 +71,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     wall = time.perf_counter() - t0
     timing = _log_timing(args.out, wall, res.run.fitted, res.run.failed)
-    q, _, target = args.target.partition("=")
     print(res.summary({q: float(target)}))
     table = res.table()
     table.to_csv(args.out / "power.csv", index=False)
@@ -74,6 +79,27 @@ def main(argv: list[str] | None = None) -> int:
     res.plot_power(path=args.out / "power.png", target=float(target))
     res.plot_width(path=args.out / "width.png")
     print("\n" + _timing_lines(res, timing))
+    return 0
+
+
+def _load_only(args: argparse.Namespace, designs: list, q: str, target: float) -> int:
+    """Summarise a run that has not finished, on the replicates that every design has."""
+    from asem_bayes.design import load_design
+
+    full = load_design(args.out, designs=designs)
+    per = full.fits.drop_duplicates(["design", "rep"]).groupby("design").size()
+    common = int(per.min()) if len(per) == len(designs) else 0
+    res = load_design(args.out, designs=designs, reps=common)
+    print(f"Stored fits per design: {per.to_dict()}; summarised on replicates 0..{common - 1} of every design "
+          f"(replicates are run 0, 1, 2, ... across the designs, so these are the same for all)")
+    print(res.summary({q: target}))
+    res.table().to_csv(args.out / f"power_{common}reps.csv", index=False)
+    for where in filter(None, (args.out, args.figures)):
+        where.mkdir(parents=True, exist_ok=True)
+        res.plot_power([q, *[x for x in res.quantities if x != q]], path=where / "design_power.png", target=target)
+        res.plot_width(path=where / "design_width.png")
+    timing = json.loads((args.out / "timing.json").read_text()) if (args.out / "timing.json").exists() else []
+    print("\n" + _timing_lines(full, timing))
     return 0
 
 
