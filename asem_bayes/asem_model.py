@@ -35,6 +35,7 @@ from asem_bayes.model import (
 )
 from asem_bayes.progress import is_terminal, stage
 from asem_bayes.registry import get_variant
+from asem_bayes.residuals import refuse_likert
 from asem_bayes.whatif import Alteration
 
 __all__ = ["ASEMModel", "SamplerConfig", "study_hash", "FitFileError"]
@@ -181,6 +182,7 @@ class ASEMModel:
         self.person_covariates.matrices(study)  # the study holds them, numeric and complete
         # What predictions and the log-likelihood need; the sampler's model compiles on first fit.
         self._inputs = prepare_inputs(study, joint=self.mode == "joint", missing_events=missing_events)
+        refuse_likert(self._variant.residuals, self._inputs.likert)  # (docs/model.md section 17)
         self.idata: xr.DataTree | None = None
 
     @property

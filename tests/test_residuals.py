@@ -15,6 +15,7 @@ import xarray as xr
 from scipy import stats
 
 import asem_bayes as ab
+from asem_bayes.checks import score_check
 from asem_bayes.inputs import prepare_inputs, residual_links
 from asem_bayes.model import (
     build_model,
@@ -167,6 +168,20 @@ def test_control_profile_peaks_at_the_truth_only_when_simulator_and_likelihood_a
 
 
 @pytest.mark.parametrize("kind", ["ar1", "partner"])
+def test_score_check_with_the_option(kind):
+    """The score check (docs/model.md section 9) of the extended model: clean on data simulated with
+    the option, and the option's parameter flagged on data simulated without it (control)."""
+    design = Design(missing_items=0.2)
+    v = resolve_variant("asem", (kind,))
+    matched = ab.simulate("asem", 100, 21, params=TRUTH[kind], design=design, seed=3, residuals=(kind,))
+    t = score_check(matched, v)["t"]
+    assert t[list(TRUTH[kind])].abs().max() < 3 and t.abs().max() < 4
+    forgot = ab.simulate("asem", 100, 21, design=design, seed=3)
+    t = score_check(forgot, v, params={**true_params(forgot), **TRUTH[kind]})["t"]
+    assert t.abs().idxmax() in TRUTH[kind] and t.abs().max() > 8
+
+
+@pytest.mark.parametrize("kind", ["ar1", "partner"])
 def test_posterior_predictive_follows_the_process(kind):
     study = ab.simulate("stable", 60, 30, params=TRUTH[kind], seed=2, residuals=(kind,))
     v = resolve_variant("stable", (kind,))
@@ -195,6 +210,8 @@ def test_refusals():
     likert = ab.simulate("stable", 2, 5, design=Design(likert=5), seed=1)
     with pytest.raises(ResidualError, match="Likert.*'state_anxiety'"):
         build_model(likert, "stable", residuals=("partner",))
+    with pytest.raises(ResidualError, match="Likert"):
+        ab.ASEMModel(likert, "stable", residuals=("ar1",))
     with pytest.raises(SchemaError, match="phi_A"):
         ab.simulate("stable", 2, 5, params={"phi_A": 0.5}, seed=1)  # not a parameter without the option
 
@@ -233,4 +250,5 @@ def test_recovery(kind):
     fit = ab.fit(study, "stable", draws=300, tune=300, chains=2, seed=1, missing_events="absent", residuals=(kind,))
     for name, truth in TRUTH[kind].items():
         lo, hi = np.quantile(fit.posterior[name].values, [0.05, 0.95])
+        print(f"{kind}: {name} truth {truth}, mean {float(fit.posterior[name].mean()):.3f}, 90% [{lo:.3f}, {hi:.3f}]")
         assert lo < truth < hi, (name, lo, hi)
