@@ -93,3 +93,14 @@ def test_fit_cli_takes_covariate_formulas_and_names_a_missing_covariate(tmp_path
     rc = main(["fit", str(path), "--variant", "stable", "--covariates", "s0 ~ arm", "--out", str(tmp_path / "f.nc")])
     assert rc == 2
     assert "arm" in capsys.readouterr().err
+
+
+def test_fit_cli_residual_option_is_refused_for_likert_ratings_by_name(tmp_path, capsys):
+    from asem_bayes.simulate import Design
+
+    study = ab.simulate("stable", 4, 7, design=Design(likert=5), seed=3)
+    path = tmp_path / "study.nc"
+    study.to_netcdf(path, engine="h5netcdf")
+    rc = main(["fit", str(path), "--variant", "stable", "--residuals", "ar1", "--out", str(tmp_path / "f.nc")])
+    assert rc == 2
+    assert "state_anxiety" in capsys.readouterr().err

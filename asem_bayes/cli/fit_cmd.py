@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from asem_bayes.options import LOO_UNITS, MISSING_EVENT_POLICIES, MODES, SAMPLERS
+from asem_bayes.options import LOO_UNITS, MISSING_EVENT_POLICIES, MODES, RESIDUALS, SAMPLERS
 from asem_bayes.simulate import SHARED_EVENT_POLICIES, SharedEventPolicy
 
 
@@ -51,6 +51,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="FORMULAS",
         help="covariates of person-level parameters, e.g. 's0 ~ arm; theta_pos_s ~ arm' (variables of the "
         "study with dims dyad[, person]; docs/model.md section 16)",
+    )
+    p.add_argument(
+        "--residuals",
+        choices=RESIDUALS,
+        default=None,
+        help="an extension of the daily ratings' residuals: 'ar1' (carry-over from day to day) or 'partner' "
+        "(the partners' same-day correlation); continuous ratings only (docs/model.md section 17)",
     )
     p.add_argument("--ppc", action="store_true", help="add posterior predictive draws")
     p.add_argument(
@@ -127,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         config=config,
         reparam=not args.schema_coordinates,
         person_covariates=args.covariates,
+        residuals=(args.residuals,) if args.residuals else (),
     )
     result = model.fit(
         args.seed,
