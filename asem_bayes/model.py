@@ -35,6 +35,7 @@ from asem_bayes.residuals import (
     with_residuals,
 )
 from asem_bayes.schema import PersonParam, Variant
+from asem_bayes.whatif import draw_params
 
 __all__ = [
     "build_model",
@@ -404,17 +405,6 @@ def _data_value(var: Any) -> np.ndarray:
 # numpy side: trajectories, log-likelihood and predictions for posterior draws
 
 
-def _posterior_flat(post: xr.Dataset, v: Variant, sl: slice) -> dict[str, np.ndarray]:
-    """Parameters of a slice of stacked draws; population ones shaped (n, 1, 1)."""
-    out = {}
-    for prm in v.params:
-        out[prm.name] = post[prm.name].values.reshape(-1)[sl][:, None, None]
-    for pp in v.person_params:
-        x = post[pp.name].transpose(..., D.DYAD, D.PERSON).values
-        out[pp.name] = x.reshape(-1, *x.shape[-2:])[sl]
-    return out
-
-
 def states_numpy(v: Variant, p: Mapping[str, np.ndarray], events: Mapping[str, np.ndarray], fatigue: bool = False):
     """Trajectories for many parameter draws at once, time-major ``(day, n, dyad, person)``.
 
@@ -447,7 +437,7 @@ def trajectories(post: xr.Dataset, inp: ModelInputs, v: Variant, chunk: int = 25
     out = {k: np.empty((nc * nd, inp.n_dyads, 2, inp.n_days)) for k in ("self_model", "others_model")}
     for start in range(0, nc * nd, chunk):
         sl = slice(start, min(start + chunk, nc * nd))
-        S, O, _ = states_numpy(v, _posterior_flat(post, v, sl), inp.events)
+        S, O, _ = states_numpy(v, draw_params(post, v, sl), inp.events)
         out["self_model"][sl] = S.transpose(1, 2, 3, 0)
         out["others_model"][sl] = O.transpose(1, 2, 3, 0)
     coords = {k: inp.coords[k] for k in D.PERSON_DAY_DIMS}
@@ -568,7 +558,7 @@ def log_likelihood(
     total = np.zeros((nc * nd, n_units))
     for start in range(0, nc * nd, chunk):
         sl = slice(start, min(start + chunk, nc * nd))
-        p = _posterior_flat(post, v, sl)
+        p = draw_params(post, v, sl)
         for key, ll in pointwise_log_likelihood(inp, v, p, mode).items():
             units = cell_unit[inp.obs[key][0]]
             acc = np.zeros((ll.shape[0], n_units))
@@ -593,7 +583,7 @@ def posterior_predictive(
     out.update({k: np.empty((n_all, Dn, 2, W)) for k in D.TRAITS})
     for start in range(0, n_all, chunk):
         sl = slice(start, min(start + chunk, n_all))
-        p = _posterior_flat(post, v, sl)
+        p = draw_params(post, v, sl)
         S, O, _ = states_numpy(v, p, inp.events)
         ev = dynamics.Events(*(inp.events[k][:, None] for k in D.EVENTS))
         mu_A, mu_V = dynamics.rating_means(np, S, O, ev, p)

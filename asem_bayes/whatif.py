@@ -166,8 +166,8 @@ def _select_draws(post: xr.Dataset, n_draws: int | None) -> xr.Dataset:
     return post.isel(draw=slice(None, None, step))
 
 
-def draw_params(post: xr.Dataset, v: Variant) -> dict[str, np.ndarray]:
-    """Parameters of every draw: population ones shaped ``(n, 1, 1)``, person ones ``(n, dyad, 2)``.
+def draw_params(post: xr.Dataset, v: Variant, sl: slice = slice(None)) -> dict[str, np.ndarray]:
+    """Parameters of the draws in ``sl``: population ones shaped ``(n, 1, 1)``, person ones ``(n, dyad, 2)``.
 
     Parameters
     ----------
@@ -175,6 +175,8 @@ def draw_params(post: xr.Dataset, v: Variant) -> dict[str, np.ndarray]:
         Posterior (dims ``chain``, ``draw``, ...).
     v : Variant
         The fitted variant.
+    sl : slice
+        Which of the draws, flattened in (chain, draw) order (default: all).
 
     Returns
     -------
@@ -183,10 +185,10 @@ def draw_params(post: xr.Dataset, v: Variant) -> dict[str, np.ndarray]:
     """
     out = {}
     for prm in v.params:
-        out[prm.name] = post[prm.name].values.reshape(-1)[:, None, None]
+        out[prm.name] = post[prm.name].values.reshape(-1)[sl][:, None, None]
     for pp in v.person_params:
-        x = post[pp.name].transpose("chain", "draw", D.DYAD, D.PERSON).values
-        out[pp.name] = x.reshape(-1, *x.shape[-2:])
+        x = post[pp.name].transpose(..., D.DYAD, D.PERSON).values
+        out[pp.name] = x.reshape(-1, *x.shape[-2:])[sl]
     return out
 
 
@@ -486,6 +488,14 @@ def forecast(
     return ds
 
 
+def _summary_rows(observable: str, cols: Mapping[str, xr.DataArray], by: str) -> pd.DataFrame:
+    """One summary row (``by="average"``) or one per person, indexed by the observable first."""
+    cols = {c: x.drop_vars([n for n in x.coords if n not in x.dims]) for c, x in cols.items()}
+    if by == "average":
+        return pd.DataFrame({c: [float(x)] for c, x in cols.items()}, index=pd.Index([observable], name="observable"))
+    return pd.concat({observable: xr.Dataset(cols).to_dataframe()}, names=["observable"])
+
+
 def summarize_projection(
     tree: xr.DataTree, *, day: int | None = None, by: str = "average", prob: float = 0.9
 ) -> pd.DataFrame:
@@ -521,12 +531,7 @@ def summarize_projection(
         q = d.quantile([lo, hi], dim=sample)
         cols = {"fitted": f.mean(sample), "altered": a.mean(sample), "difference": d.mean(sample),
                 "lower": q.sel(quantile=lo, drop=True), "upper": q.sel(quantile=hi, drop=True)}  # fmt: skip
-        cols = {c: x.drop_vars([n for n in x.coords if n not in x.dims]) for c, x in cols.items()}
-        if by == "average":
-            rows.append(pd.DataFrame({c: [float(x)] for c, x in cols.items()}, index=pd.Index([k], name="observable")))
-        else:
-            frame = xr.Dataset(cols).to_dataframe()
-            rows.append(pd.concat({k: frame}, names=["observable"]))
+        rows.append(_summary_rows(k, cols, by))
     return pd.concat(rows)
 
 
@@ -561,11 +566,7 @@ def summarize_forecast(ds: xr.Dataset, *, by: str = "average", prob: float = 0.9
         q = last.quantile([lo, hi], dim=sample)
         cols = {"end_of_study": end.mean(sample), "forecast": last.mean(sample),
                 "lower": q.sel(quantile=lo, drop=True), "upper": q.sel(quantile=hi, drop=True)}  # fmt: skip
-        cols = {c: x.drop_vars([n for n in x.coords if n not in x.dims]) for c, x in cols.items()}
-        if by == "average":
-            rows.append(pd.DataFrame({c: [float(x)] for c, x in cols.items()}, index=pd.Index([k], name="observable")))
-        else:
-            rows.append(pd.concat({k: xr.Dataset(cols).to_dataframe()}, names=["observable"]))
+        rows.append(_summary_rows(k, cols, by))
     return pd.concat(rows)
 
 
