@@ -11,7 +11,8 @@ from typing import Any
 from asem_bayes.compare import compare as compare
 from asem_bayes.registry import get_variant, list_variants, register
 from asem_bayes.schema import Param, PersonParam, Prior, SchemaError, Variant
-from asem_bayes.simulate import Design, from_long, simulate, to_long, true_params
+from asem_bayes.simulate import Design, simulate, true_params
+from asem_bayes.study import from_long, to_long
 
 # Imported on first use: they pull in PyMC, which takes seconds to import.
 _LAZY = {

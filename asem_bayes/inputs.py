@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 
 from asem_bayes import dims as D
-from asem_bayes.simulate import SHARED_EVENT_POLICIES, SharedEventPolicy, combine_partner_reports, wave_positions
+from asem_bayes.study import SHARED_EVENT_POLICIES, SharedEventPolicy, combine_partner_reports, wave_positions
 
 __all__ = [
     "DataError",
@@ -226,7 +226,7 @@ def _event_values(data: xr.Dataset, name: str, joint: bool, shared_events: Share
     """One event's checked values, ``(dyad, person, day)`` with NaN where not reported.
 
     A shared event reported by each partner becomes the couple's one value per dyad-day by the
-    policy ``shared_events``, the same one :func:`asem_bayes.simulate.from_long` applies.
+    policy ``shared_events``, the same one :func:`asem_bayes.study.from_long` applies.
     """
     expected = D.DYAD_DAY_DIMS if D.PERSON not in data[name].dims else D.PERSON_DAY_DIMS
     if name in D.PERSON_EVENTS:
@@ -335,7 +335,7 @@ def prepare_inputs(
     shared_events : {"error", "first", "either", "both", "mean"}
         A shared event (``threat``, ``dependence``) given with a ``person`` dim holds each
         partner's report; where both reported it and they differ, this policy makes the couple's
-        one value (see :func:`asem_bayes.simulate.combine_partner_reports`). That value drives
+        one value (see :func:`asem_bayes.study.combine_partner_reports`). That value drives
         both partners' dynamics and, in the joint mode, is scored once per dyad-day (in person
         0's cell).
 

@@ -570,7 +570,7 @@ def test_fit_cli_passes_the_shared_event_policy_to_the_loader(tmp_path):
     import argparse
 
     from asem_bayes.cli import fit_cmd
-    from asem_bayes.simulate import SHARED_EVENT_POLICIES
+    from asem_bayes.study import SHARED_EVENT_POLICIES
 
     path = tmp_path / "diary.csv"
     disagreeing_long().to_csv(path, index=False)

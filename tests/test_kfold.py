@@ -7,7 +7,7 @@ import pytest
 
 from asem_bayes.compare import ComparisonError, compare
 from asem_bayes.kfold import KFoldWrapper, kfold, kfold_split
-from asem_bayes.simulate import wave_positions
+from asem_bayes.study import wave_positions
 
 SAMPLE = {"draws": 200, "tune": 200, "chains": 2, "target_accept": 0.95}
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from asem_bayes.options import LOO_UNITS, MISSING_EVENT_POLICIES, MODES, RESIDUALS, SAMPLERS
-from asem_bayes.simulate import SHARED_EVENT_POLICIES, SharedEventPolicy
+from asem_bayes.study import SHARED_EVENT_POLICIES, SharedEventPolicy
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

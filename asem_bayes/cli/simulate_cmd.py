@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from asem_bayes.simulate import Design, simulate, to_long
+from asem_bayes.simulate import Design, simulate
+from asem_bayes.study import to_long
 
 FORMATS = {".csv": "long table (CSV)", ".parquet": "long table (Parquet)", ".nc": "full Dataset (netCDF)"}
 
