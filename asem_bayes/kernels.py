@@ -17,9 +17,12 @@ kernel's trajectories to the simulator's and its gradient to the ``scan`` graph'
 
 Speed: within one day every person is updated at once by a branch-free loop that LLVM turns into
 SIMD code, with :func:`vexp` and :func:`vtanh`, polynomial ``exp`` and ``tanh``, in place of the C
-library's scalar ones. The kernels allow fused multiply-add (``fastmath={"contract"}``, no other
-fast-math licence), which changes results in the last bit only. ``benchmarks/grad_speed.py``
-prints the cost of one log density and gradient.
+library's scalar ones. Two settings keep it SIMD: ``error_model="numpy"`` (numba's default checks
+every division for zero and raises, a branch that stops LLVM from vectorising the loop) and fused
+multiply-add (``fastmath={"contract"}``, no other fast-math licence), which changes results in
+the last bit only. The kernel also returns the working models ``tanh(z)``, so the graph needs no
+elementwise ``tanh`` of its own (PyTensor's calls the C library one value at a time).
+``benchmarks/grad_speed.py`` prints the cost of one log density and gradient.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import numpy as np
 import pytensor.tensor as pt
 from numba import types
 from numba.extending import intrinsic
+from pytensor.gradient import DisconnectedType, disconnected_type
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.graph.rewriting.basic import node_rewriter
@@ -60,7 +64,7 @@ _LN2_HI = 0.6931471803691238  # ln 2 split in two (Cody-Waite) so that k * _LN2_
 _LN2_LO = 1.9082149292705877e-10
 
 
-@numba.njit(inline="always", cache=True, fastmath={"contract"})
+@numba.njit(inline="always", cache=True, fastmath={"contract"}, error_model="numpy")
 def vexp(x):  # pragma: no cover - numba
     """``exp(x)`` to within 2 ulp for ``-708 <= x <= 709`` (clamped outside), NaN kept.
 
@@ -90,7 +94,7 @@ def vexp(x):  # pragma: no cover - numba
     return out if x == x else x
 
 
-@numba.njit(inline="always", cache=True, fastmath={"contract"})
+@numba.njit(inline="always", cache=True, fastmath={"contract"}, error_model="numpy")
 def vtanh(z):  # pragma: no cover - numba
     """``tanh(z)`` as ``1 - 2 / (exp(2 z) + 1)`` with :func:`vexp`: branch-free, so it vectorises.
 
@@ -100,7 +104,7 @@ def vtanh(z):  # pragma: no cover - numba
     return 1.0 - 2.0 / (vexp(2.0 * z) + 1.0)
 
 
-@numba.njit(cache=True, fastmath={"contract"})
+@numba.njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def _forward_day(z, thp, thn, psp, psn, ep, en, z_next, x_out, a_p, a_n):  # pragma: no cover
     """One day for every person (flat arrays): no branches, so the loop is SIMD-vectorised.
 
@@ -117,39 +121,42 @@ def _forward_day(z, thp, thn, psp, psn, ep, en, z_next, x_out, a_p, a_n):  # pra
         z_next[j] = zj + ap * ep[j] - an * en[j]
 
 
-@numba.njit(cache=True, fastmath={"contract"})
+@numba.njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def latent_forward(z0, th_p, th_n, psi_p, psi_n, e_p, e_n):  # pragma: no cover - numba
-    """Latent working models ``(T, D, 2)`` from ``z0`` (D, 2) and daily evidence ``e_*`` (T-1, D, 2).
+    """Working models ``(T, D, 2)`` from the initial latents ``z0`` (D, 2) and daily evidence
+    ``e_*`` (T-1, D, 2).
 
-    Returns one array ``Y`` of shape ``(4, T, D, 2)``: ``Y[0]`` the latents ``z``, ``Y[1]`` the
-    working models ``tanh(z)``, ``Y[2]``/``Y[3]`` the learning rates of each day (last day unused,
-    set to 0), which the adjoint reuses. (One output keeps PyTensor's graph rewrites simple.)
-    Days run in order; within a day every person is updated at once by :func:`_forward_day`
-    (inputs are copied to contiguous arrays first: PyTensor may hand over broadcast views).
+    Returns ``(X, tape)``: ``X`` the working models ``tanh(z)`` of every day, and ``tape`` of shape
+    ``(3, T, D, 2)``: the latents ``z`` and the learning rates of each day (last day unused, set
+    to 0), which the adjoint reuses. Days run in order; within a day every person is updated at
+    once by :func:`_forward_day` (inputs are copied to contiguous arrays first: PyTensor may hand
+    over broadcast views).
     """
     n_steps, n_d, n_p = e_p.shape
     c = n_d * n_p
-    Y = np.empty((4, n_steps + 1, c))
+    X = np.empty((n_steps + 1, c))
+    tape = np.empty((3, n_steps + 1, c))
     thp = np.ascontiguousarray(th_p).reshape(c)
     thn = np.ascontiguousarray(th_n).reshape(c)
     psp = np.ascontiguousarray(psi_p).reshape(c)
     psn = np.ascontiguousarray(psi_n).reshape(c)
     EP = np.ascontiguousarray(e_p).reshape(n_steps, c)
     EN = np.ascontiguousarray(e_n).reshape(n_steps, c)
-    Y[0, 0] = np.ascontiguousarray(z0).reshape(c)
+    tape[0, 0] = np.ascontiguousarray(z0).reshape(c)
     for t in range(n_steps):
-        _forward_day(Y[0, t], thp, thn, psp, psn, EP[t], EN[t], Y[0, t + 1], Y[1, t], Y[2, t], Y[3, t])
+        _forward_day(tape[0, t], thp, thn, psp, psn, EP[t], EN[t], tape[0, t + 1], X[t], tape[1, t], tape[2, t])
     for j in range(c):
-        Y[1, n_steps, j] = vtanh(Y[0, n_steps, j])
-    Y[2:, n_steps] = 0.0
-    return Y.reshape(4, n_steps + 1, n_d, n_p)
+        X[n_steps, j] = vtanh(tape[0, n_steps, j])
+    tape[1:, n_steps] = 0.0
+    return X.reshape(n_steps + 1, n_d, n_p), tape.reshape(3, n_steps + 1, n_d, n_p)
 
 
-@numba.njit(cache=True, fastmath={"contract"})
-def _backward_day(x, a_p, a_n, ep, en, psp, psn, g_z, lam, g_thp, g_thn, g_psp, g_psn, g_ep, g_en):  # pragma: no cover
+@numba.njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _backward_day(x, a_p, a_n, ep, en, psp, psn, g_x, lam, g_thp, g_thn, g_psp, g_psn, g_ep, g_en):  # pragma: no cover
     """Adjoint of :func:`_forward_day` for every person, branch-free like it.
 
-    ``lam`` enters as the adjoint of tomorrow's latent and leaves as today's.
+    ``lam`` enters as the adjoint of tomorrow's latent and leaves as today's; ``g_x`` is the
+    upstream gradient of today's working model ``x = tanh(z)``.
     """
     for j in range(x.shape[0]):
         xj = x[j]
@@ -162,45 +169,35 @@ def _backward_day(x, a_p, a_n, ep, en, psp, psn, g_z, lam, g_thp, g_thn, g_psp, 
         g_psp[j] += lp * xj
         g_thn[j] += ln
         g_psn[j] += ln * xj
-        lam[j] = lm + (lp * psp[j] + ln * psn[j]) * (1.0 - xj * xj) + g_z[j]
+        lam[j] = lm + (lp * psp[j] + ln * psn[j] + g_x[j]) * (1.0 - xj * xj)
 
 
-@numba.njit(cache=True, fastmath={"contract"})
-def latent_backward(z0, th_p, th_n, psi_p, psi_n, e_p, e_n, Y, gZ):  # pragma: no cover - numba
-    """Vector-Jacobian product of :func:`latent_forward`'s latents ``Y[0]`` for their upstream gradient ``gZ``.
+@numba.njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def latent_backward(z0, th_p, th_n, psi_p, psi_n, e_p, e_n, X, tape, gX):  # pragma: no cover - numba
+    """Vector-Jacobian product of :func:`latent_forward`'s working models ``X`` for their upstream
+    gradient ``gX`` (``(T, D, 2)``; ``tape`` is the forward pass's second output).
 
     Returns the gradients with respect to ``z0``, the four rate parameters and the two evidence
     arrays, in :func:`latent_forward`'s argument order.
     """
     n_steps, n_d, n_p = e_p.shape
     c = n_d * n_p
-    Yc = np.ascontiguousarray(Y).reshape(4, n_steps + 1, c)
-    G = np.ascontiguousarray(gZ).reshape(n_steps + 1, c)
+    Xc = np.ascontiguousarray(X).reshape(n_steps + 1, c)
+    R = np.ascontiguousarray(tape).reshape(3, n_steps + 1, c)
+    G = np.ascontiguousarray(gX).reshape(n_steps + 1, c)
     EP = np.ascontiguousarray(e_p).reshape(n_steps, c)
     EN = np.ascontiguousarray(e_n).reshape(n_steps, c)
     psp = np.ascontiguousarray(psi_p).reshape(c)
     psn = np.ascontiguousarray(psi_n).reshape(c)
     g = np.zeros((4, c))  # theta_pos, theta_neg, psi_pos, psi_neg
     g_e = np.empty((2, n_steps, c))
-    lam = G[n_steps].copy()
+    lam = np.empty(c)
+    for j in range(c):
+        x = Xc[n_steps, j]
+        lam[j] = G[n_steps, j] * (1.0 - x * x)
     for t in range(n_steps - 1, -1, -1):
-        _backward_day(
-            Yc[1, t],
-            Yc[2, t],
-            Yc[3, t],
-            EP[t],
-            EN[t],
-            psp,
-            psn,
-            G[t],
-            lam,
-            g[0],
-            g[1],
-            g[2],
-            g[3],
-            g_e[0, t],
-            g_e[1, t],
-        )
+        e_t = (EP[t], EN[t])
+        _backward_day(Xc[t], R[1, t], R[2, t], *e_t, psp, psn, G[t], lam, g[0], g[1], g[2], g[3], g_e[0, t], g_e[1, t])
     shp = (n_d, n_p)
     return (
         lam.reshape(shp),
@@ -218,32 +215,45 @@ def _f64(x):
 
 
 class LatentPath(Op):
-    """``Y = latent_forward(z0, theta_pos, theta_neg, psi_pos, psi_neg, e_pos, e_neg)``."""
+    """``X, tape = latent_forward(z0, theta_pos, theta_neg, psi_pos, psi_neg, e_pos, e_neg)``.
+
+    Only ``X`` (the working models) is differentiable; ``tape`` (latents and daily rates) is the
+    adjoint's input.
+    """
 
     __props__ = ()
 
     def make_node(self, *inputs):
         inputs = [_f64(x) for x in inputs]
-        return Apply(self, inputs, [pt.tensor(dtype="float64", shape=(4, None, None, None))])
+        x = pt.tensor(dtype="float64", shape=(None, None, None))
+        outs = [x, pt.tensor(dtype="float64", shape=(3, None, None, None))]
+        return Apply(self, inputs, outs)
 
     def perform(self, node, inputs, output_storage):
-        output_storage[0][0] = latent_forward(*inputs)
+        for store, value in zip(output_storage, latent_forward(*inputs), strict=True):
+            store[0] = value
 
     # No infer_shape: the day count would be ``shape(e)[0] + 1``, arithmetic that PyTensor's JAX
-    # backend turns into a traced value, which JAX cannot use as a shape; the output's own shape
-    # is concrete in every backend.
+    # backend turns into a traced value, which JAX cannot use as a shape; the outputs' own shapes
+    # are concrete in every backend.
 
     def pullback(self, inputs, outputs, cotangents):
-        # Only the latents slot Y[0] is differentiated; ``cotangents[0][0]`` lets PyTensor drop
-        # the (4, T, D, 2) zeros-and-set cotangent that slicing Y[0] produces.
-        return list(LatentPathGrad()(*inputs, outputs[0], cotangents[0][0]))
+        g_x, g_tape = cotangents
+        if not isinstance(g_tape.type, DisconnectedType):
+            raise NotImplementedError("LatentPath's tape (latents, rates) has no gradient: use the working models")
+        if isinstance(g_x.type, DisconnectedType):
+            return [disconnected_type() for _ in inputs]
+        return list(LatentPathGrad()(*inputs, *outputs, g_x))
+
+    def connection_pattern(self, node):
+        return [[True, False] for _ in node.inputs]
 
 
 class LatentPathGrad(Op):
     """Gradients of :class:`LatentPath` with respect to each of its seven inputs.
 
-    Inputs: the forward Op's seven inputs, its output ``Y`` and the upstream gradient of the
-    latents ``Y[0]``.
+    Inputs: the forward Op's seven inputs, its outputs ``X`` and ``tape``, and the upstream
+    gradient of the working models ``X``.
     """
 
     __props__ = ()
@@ -320,11 +330,12 @@ _register_numba()
 
 
 def latent_path(z0, theta_pos, theta_neg, psi_pos, psi_neg, e_pos, e_neg):
-    """Latent working model at the start of every day, ``(day, dyad, person)``, for one working model.
+    """Working model ``tanh(z)`` at the start of every day, ``(day, dyad, person)``, for one working model.
 
     ``z0`` is the initial latent (``atanh`` of the initial working model). All parameters
     broadcast to ``z0``'s (dyad, person) shape; ``e_pos``/``e_neg`` hold the evidence of days
-    ``0..T-2`` with shape (T-1, dyad, person). The working model is ``tanh`` of the result.
+    ``0..T-2`` with shape (T-1, dyad, person). The kernel computes ``tanh`` with SIMD code, which
+    PyTensor's elementwise ``tanh`` (the C library's, one value at a time) cannot.
     """
     shape = z0.shape
     b = [pt.broadcast_to(_f64(a), shape) for a in (theta_pos, theta_neg, psi_pos, psi_neg)]
@@ -334,7 +345,7 @@ def latent_path(z0, theta_pos, theta_neg, psi_pos, psi_neg, e_pos, e_neg):
 def register_jax() -> None:
     """Give :class:`LatentPath` a JAX implementation, so PyTensor's JAX backend compiles the model.
 
-    The same outputs ``Y`` (latents, working models, rates) from a :func:`jax.lax.scan` over
+    The same outputs ``(X, tape)`` (working models; latents and rates) from a :func:`jax.lax.scan` over
     :func:`asem_bayes.dynamics.update`; JAX differentiates it (the numba adjoint is not used).
     Called by the JAX samplers and :mod:`asem_bayes.jax_model`; imports JAX.
     """
@@ -355,6 +366,7 @@ def register_jax() -> None:
             z_last, (Z, X, AP, AN) = jax.lax.scan(day, z0, (e_p, e_n))
             last = jnp.zeros_like(z_last)[None]
             tail = (z_last[None], jnp.tanh(z_last)[None], last, last)
-            return jnp.stack([jnp.concatenate([a, b]) for a, b in zip((Z, X, AP, AN), tail, strict=True)])
+            Z, X, AP, AN = (jnp.concatenate([a, b]) for a, b in zip((Z, X, AP, AN), tail, strict=True))
+            return X, jnp.stack([Z, AP, AN])
 
         return latent_path

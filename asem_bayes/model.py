@@ -311,9 +311,9 @@ def _scan_states(
         l1 = v.log_rates(pt, 1.0, 1.0, p)
         psi = [b - a for a, b in zip(l0, l1, strict=True)]
         full = ev["threat"][:-1].shape
-        ZS = latent_path(zs0, l0[0], l0[1], psi[0], psi[1], pt.broadcast_to(pos_s, full), pt.broadcast_to(neg_s, full))
-        ZO = latent_path(zo0, l0[2], l0[3], psi[2], psi[3], pt.broadcast_to(pos_o, full), pt.broadcast_to(neg_o, full))
-        return pt.tanh(ZS), pt.tanh(ZO), F
+        S = latent_path(zs0, l0[0], l0[1], psi[0], psi[1], pt.broadcast_to(pos_s, full), pt.broadcast_to(neg_s, full))
+        O = latent_path(zo0, l0[2], l0[3], psi[2], psi[3], pt.broadcast_to(pos_o, full), pt.broadcast_to(neg_o, full))
+        return S, O, F
     if kernel != "scan":
         raise ValueError(f"kernel must be 'numba' or 'scan', got {kernel!r}")
     # Only the dynamics' parameters enter the loop: fewer non-sequences, a leaner gradient.

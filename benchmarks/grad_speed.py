@@ -62,10 +62,10 @@ def kernel_cost(study, n: int = 500) -> float:
     ep = (rng.random((T, *shp)) < pos) * rng.random((T, *shp))
     en = (rng.random((T, *shp)) < neg) * rng.random((T, *shp))
     g = rng.normal(size=(n_days, *shp))
-    latent_backward(z0, th, th, ps, ps, ep, en, latent_forward(z0, th, th, ps, ps, ep, en), g)  # compile
+    latent_backward(z0, th, th, ps, ps, ep, en, *latent_forward(z0, th, th, ps, ps, ep, en), g)  # compile
     c0 = time.process_time()
     for _ in range(n):
-        latent_backward(z0, th, th, ps, ps, ep, en, latent_forward(z0, th, th, ps, ps, ep, en), g)
+        latent_backward(z0, th, th, ps, ps, ep, en, *latent_forward(z0, th, th, ps, ps, ep, en), g)
     return (time.process_time() - c0) / n
 
 if __name__ == "__main__":

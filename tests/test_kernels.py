@@ -106,9 +106,9 @@ def test_kernel_matches_generic_step_directly(rng):
     l0, l1 = v.log_rates(np, 0.0, 0.0, p), v.log_rates(np, 1.0, 1.0, p)
     b = lambda x: np.broadcast_to(x, (6, 2)).astype(float)  # noqa: E731
     args = (b(l0[0]), b(l0[1]), b(l1[0] - l0[0]), b(l1[1] - l0[1]), pos_s, neg_s)
-    Y = latent_forward(dynamics.latent(np, p["s0"]), *args)
-    np.testing.assert_allclose(Y[0], want, rtol=0, atol=1e-13)
-    np.testing.assert_allclose(Y[1], np.tanh(want), rtol=0, atol=1e-15)
+    X, tape = latent_forward(dynamics.latent(np, p["s0"]), *args)
+    np.testing.assert_allclose(tape[0], want, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(X, np.tanh(want), rtol=0, atol=1e-15)
 
 
 def test_vexp_matches_numpy_exp():
@@ -166,12 +166,14 @@ def test_long_runs_of_events_stay_finite_with_exact_gradients():
     e_p[:, 1] = 0.0  # dyad 1: negative evidence only
     e_n[:, 1] *= 30.0
     args = [z0, th_p, th_n, ps_p, ps_n, e_p, e_n]
-    Y = latent_forward(*args)
-    assert np.all(np.isfinite(Y)) and Y[0][-1, 0].min() > 100 and Y[0][-1, 1].max() < -100
-    gZ = rng.normal(size=Y[0].shape)
-    grads = latent_backward(*args, Y, gZ)
+    X, tape = latent_forward(*args)
+    assert np.all(np.isfinite(X)) and np.all(np.isfinite(tape))
+    assert tape[0][-1, 0].min() > 100 and tape[0][-1, 1].max() < -100
+    gX = rng.normal(size=X.shape)
+    grads = latent_backward(*args, X, tape, gX)
     assert all(np.all(np.isfinite(g)) for g in grads)
-    loss = lambda a: float((latent_forward(*a)[0] * gZ).sum())  # noqa: E731
+    assert np.abs(grads[0]).max() > 0.1  # the early, unsaturated days carry gradient to z0
+    loss = lambda a: float((latent_forward(*a)[0] * gX).sum())  # noqa: E731
     for k in range(5):  # z0 and the rate parameters, every entry
         for idx in np.ndindex(shape):
             up, down = [x.copy() for x in args], [x.copy() for x in args]
@@ -179,3 +181,31 @@ def test_long_runs_of_events_stay_finite_with_exact_gradients():
             down[k][idx] -= 1e-6
             fd = (loss(up) - loss(down)) / 2e-6
             assert fd == pytest.approx(grads[k][idx], rel=1e-5, abs=1e-5), (k, idx)
+
+
+@pytest.mark.parametrize("name", ["_forward_day", "_backward_day"])
+def test_day_loops_compile_to_simd_code(name):
+    """The per-day loops over persons compile to packed (SIMD) double arithmetic with the kernels'
+    own compile options: a regression guard for the settings that make them vectorise (numba's
+    default division check, ``error_model="python"``, leaves the forward loop scalar; control)."""
+    import re
+
+    from llvmlite import binding
+
+    from asem_bayes import kernels
+
+    if not binding.get_host_cpu_features().get("avx2", False):
+        pytest.skip("the check reads AVX2 instructions")
+    fn = getattr(kernels, name)
+    opts = {k: fn.targetoptions[k] for k in ("fastmath", "error_model")}
+    n_args = fn.py_func.__code__.co_argcount
+
+    def packed(options):
+        jitted = numba.njit(**options)(fn.py_func)
+        jitted(*[np.random.default_rng(0).random(64) for _ in range(n_args)])
+        asm = next(iter(jitted.inspect_asm().values()))
+        return len(re.findall(r"\bv(?:fmadd\w*|mul|add|sub)pd\b", asm))
+
+    assert packed(opts) >= 4
+    if name == "_forward_day":
+        assert packed(opts | {"error_model": "python"}) == 0
