@@ -10,13 +10,24 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["compare", "ComparisonError", "loo_problems", "format_table", "COLUMNS"]
+from asem_bayes.options import LooUnit, MissingEvents, PartnerConditioning
+
+__all__ = [
+    "compare",
+    "ComparisonError",
+    "loo_problems",
+    "format_table",
+    "COLUMNS",
+    "fair_comparison",
+    "FairComparison",
+]
 
 
 class ComparisonError(ValueError):
@@ -302,3 +313,422 @@ def describe(table: pd.DataFrame) -> str:
         )
     lines += table.attrs.get("problems", [])
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# A fair comparison of ASEM fits with the APIM baselines (docs/model.md section 11)
+
+KFoldWhen = Literal["unreliable", "always"]
+
+
+@dataclass
+class FairComparison:
+    """ASEM fits and APIM baselines ranked on the same ratings (:func:`fair_comparison`).
+
+    Attributes
+    ----------
+    psis : pandas.DataFrame
+        The PSIS-LOO table of :func:`compare` (``k_bad``: units with high Pareto k).
+    kfold : pandas.DataFrame or None
+        The exact K-fold table (every model refitted on the same folds), where it was run.
+    outcome, unit, partner_conditioning : str
+        What was scored, the leave-out unit and the conditioning on the partner's same-day rating.
+    cells : numpy.ndarray
+        Boolean ``(dyad, person, day)``: the ratings every model scored.
+    units : numpy.ndarray
+        Flat indices (C order of the unit dims) of the units compared (those holding a scored cell).
+    cells_per_unit : dict of str to numpy.ndarray
+        Per model, the number of ratings it scored in each compared unit (the same for every model).
+    notes : list of str
+        What was dropped or restricted, and why K-fold ran.
+    trees : dict of str to xarray.DataTree
+        Per model, the posterior and the log-likelihood compared (dim ``unit``).
+    kfold_results : dict or None
+        Per model, the :func:`arviz_stats.loo_kfold` result.
+    """
+
+    psis: pd.DataFrame
+    kfold: pd.DataFrame | None
+    outcome: str
+    unit: str
+    partner_conditioning: str
+    cells: np.ndarray
+    units: np.ndarray
+    cells_per_unit: dict[str, np.ndarray]
+    notes: list[str] = field(default_factory=list)
+    trees: dict[str, xr.DataTree] = field(default_factory=dict)
+    kfold_results: dict[str, Any] | None = None
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The table to read: exact K-fold where it was run, else PSIS-LOO."""
+        return self.kfold if self.kfold is not None else self.psis
+
+    def describe(self) -> str:
+        """The comparison in words: what was scored, the ranking and its caveats."""
+        cond = {
+            "none": "each rating scored without the partner's same-day rating (marginal over it)",
+            "partner": "each rating scored given the partner's same-day rating where the partner rated",
+        }[self.partner_conditioning]
+        lines = [
+            f"Fair comparison of {self.outcome!r}: {int(self.cells.sum())} ratings scored by every model, "
+            f"{self.units.size} {self.unit} units; {cond}.",
+            *self.notes,
+            describe(self.table),
+        ]
+        if self.kfold is not None:
+            lines.append(f"(PSIS-LOO ranking, for reference: {', '.join(self.psis.index)}.)")
+        return "\n".join(lines)
+
+
+def _kind(name: str, tree: Any) -> str:
+    if not isinstance(tree, xr.DataTree):
+        raise ComparisonError(f"fit {name!r} is a {type(tree).__name__}, not an xarray.DataTree")
+    if tree.attrs.get("model") == "apim":
+        return "apim"
+    if tree.attrs.get("asem_variant"):
+        return "asem"
+    raise ComparisonError(f"fit {name!r} is neither an ASEM fit (attrs 'asem_variant') nor an APIM fit (fit_apim)")
+
+
+def _person_day(data: xr.Dataset, name: str, what: str) -> np.ndarray:
+    from asem_bayes import dims as D  # noqa: N812
+
+    if name not in data:
+        raise ComparisonError(f"{what} holds no {name!r}")
+    return data[name].transpose(*D.PERSON_DAY_DIMS).values.astype(float)
+
+
+def fair_comparison(
+    fits: Mapping[str, xr.DataTree],
+    data: xr.Dataset,
+    outcome: str = "state_avoidance",
+    *,
+    unit: LooUnit = "person-week",
+    partner_conditioning: PartnerConditioning = "none",
+    kfold: int = 4,
+    kfold_when: KFoldWhen = "unreliable",
+    fold_seed: int = 0,
+    seed: int = 0,
+    compiled: Mapping[str, Any] | None = None,
+    missing_events: MissingEvents = "error",
+    draws: int | None = None,
+    tune: int | None = None,
+    chains: int | None = None,
+    target_accept: float = 0.9,
+    method: str = "stacking",
+) -> FairComparison:
+    """Rank ASEM fits and APIM baselines on the same ratings, unit and conditioning.
+
+    Every model's log-likelihood is recomputed here so that all of them score
+
+    - the **same outcome** (``outcome`` only: an ASEM fit's trait waves and other ratings are
+      not scored, :func:`asem_bayes.apim.asem_log_likelihood`);
+    - the **same observations**: the ratings that *every* model can score. The lagged APIM
+      cannot score a person's first day, nor a day after a missing rating of either partner
+      (it conditions on those as lags); those cells are dropped from every model's pointwise
+      log-likelihood (``notes`` counts them), so all models are ranked on the same days. The
+      dropped ratings stay in every fit (and in every K-fold training set): they are
+      conditioning data, not scored;
+    - the **same leave-out unit** ``unit`` (units without a scored rating are left out of all);
+    - the **same conditioning** on the partner's same-day rating: ``partner_conditioning="none"``
+      scores every rating marginally over it (the APIM's correlated residual is not used to
+      predict a rating from the partner's; an ASEM fit with the ``"partner"`` residual option
+      likewise), ``"partner"`` scores every rating given it where the partner rated (an ASEM fit
+      without that option gains nothing from it: its partners are independent given its
+      parameters). A dyad unit is scored by the joint density of both partners under either.
+
+    The events are the same too: an APIM's event predictors are the columns its ASEM
+    counterparts read (:func:`asem_bayes.apim.apim_design`); this is checked against each ASEM
+    fit's ``constant_data``.
+
+    PSIS-LOO with Pareto k is computed for every model (:func:`compare`). Where any model has a
+    unit with Pareto k above ArviZ's threshold (``kfold_when="unreliable"``) or always
+    (``"always"``), every model is also cross-validated by exact K-fold on one split
+    (:func:`asem_bayes.kfold.kfold_split` with ``fold_seed``): ASEM fits refitted through their
+    compiled model with the held-out units' ``outcome`` ratings set missing
+    (:class:`asem_bayes.apim.AsemKFoldWrapper`, a :class:`asem_bayes.kfold.KFoldWrapper`), APIMs
+    refitted with the held-out ratings' terms out of the likelihood
+    (:class:`asem_bayes.apim.ApimKFoldWrapper`; in the lagged APIM a held-out rating stays the
+    next day's lag, as in PSIS-LOO), each scoring its held-out units as above. All models are
+    then ranked by K-fold (not a mix of K-fold and PSIS, which estimate different quantities).
+
+    Parameters
+    ----------
+    fits : mapping of str to xarray.DataTree
+        ASEM fits (:func:`asem_bayes.model.fit`, :meth:`CompiledModel.fit`, any variant and
+        residual option) and APIM fits (:func:`asem_bayes.apim.fit_apim`, either kind) of
+        ``data``; at least two.
+    data : xarray.Dataset
+        The study they were fitted to.
+    outcome : str
+        The daily rating compared (each APIM's outcome must be it).
+    unit : {"person-week", "person", "person-day", "dyad"}
+        Leave-out unit.
+    partner_conditioning : {"none", "partner"}
+        See above.
+    kfold : int
+        Folds of the exact K-fold (0: PSIS-LOO only).
+    kfold_when : {"unreliable", "always"}
+        Run K-fold only where PSIS-LOO flags a unit of some model, or always.
+    fold_seed, seed : int
+        Seed of the fold split, and of the refits (fold ``j`` samples with ``seed + j``).
+    compiled : mapping of str to CompiledModel, optional
+        Compiled models of the ASEM fits for the K-fold refits (compiled here otherwise, with
+        ``missing_events``).
+    missing_events : {"error", "absent", "person_rate"}
+        The policy the ASEM fits were made with (to compile them for K-fold).
+    draws, tune, chains : int or None
+        Sampler settings of each K-fold refit; ``None``: the fit's own draws and chains (and,
+        for ASEM fits, ``tune = draws``).
+    target_accept : float
+        Of the ASEM refits (APIM refits use their fit's).
+    method : str
+        ArviZ's weighting method.
+
+    Returns
+    -------
+    FairComparison
+        Its ``table`` is the K-fold table where K-fold ran, else the PSIS-LOO one;
+        ``describe()`` words it.
+
+    Raises
+    ------
+    ComparisonError
+        When a fit is neither kind, does not score ``outcome``, was fitted to other data, or an
+        APIM's event predictors differ from an ASEM fit's events.
+    """
+    from arviz_stats import loo_kfold
+
+    from asem_bayes import apim
+    from asem_bayes import dims as D  # noqa: N812
+    from asem_bayes.diagnostics import diagnose
+    from asem_bayes.kfold import data_fingerprint, kfold_split
+    from asem_bayes.options import LOO_UNITS, PARTNER_CONDITIONINGS
+
+    if unit not in LOO_UNITS:
+        raise ValueError(f"unit must be one of {LOO_UNITS}, got {unit!r}")
+    if partner_conditioning not in PARTNER_CONDITIONINGS:
+        raise ValueError(f"partner_conditioning must be one of {PARTNER_CONDITIONINGS}, got {partner_conditioning!r}")
+    if kfold_when not in ("unreliable", "always"):
+        raise ValueError(f"kfold_when must be 'unreliable' or 'always', got {kfold_when!r}")
+    if kfold and kfold < 2:
+        raise ValueError(f"kfold must be 0 (PSIS-LOO only) or at least 2 folds, got {kfold}")
+    fits = dict(fits)
+    if len(fits) < 2:
+        raise ComparisonError(f"need at least two fits to compare, got {len(fits)}")
+    kinds = {name: _kind(name, tree) for name, tree in fits.items()}
+    y = _person_day(data, outcome, "the data")
+    observed = ~np.isnan(y)
+    n_d, _, n_t = y.shape
+    designs: dict[str, Any] = {}
+    for name, tree in fits.items():
+        if "posterior" not in tree.children:
+            raise ComparisonError(f"fit {name!r} has no posterior group")
+        if kinds[name] == "apim":
+            if tree.attrs.get("outcome") != outcome:
+                raise ComparisonError(f"APIM {name!r} models {tree.attrs.get('outcome')!r}, not {outcome!r}")
+            try:
+                designs[name] = apim.apim_design_of(tree, data)
+            except apim.DataError as err:
+                raise ComparisonError(f"APIM {name!r}: {err}") from None
+        if "observed_data" in tree.children:
+            fitted = _person_day(tree["observed_data"].to_dataset(), outcome, f"fit {name!r}'s observed data")
+            if (
+                fitted.shape != y.shape
+                or not np.array_equal(np.isnan(fitted), ~observed)
+                or not np.allclose(fitted[observed], y[observed])
+            ):
+                raise ComparisonError(f"fit {name!r} was fitted to other {outcome!r} ratings than these data hold")
+        elif kinds[name] == "asem":
+            raise ComparisonError(f"ASEM fit {name!r} has no observed_data group to check its data against")
+    # Same event columns: each APIM's events are those every ASEM fit ran on.
+    for a, design in designs.items():
+        for b in (n for n, k in kinds.items() if k == "asem"):
+            cd = fits[b]["constant_data"].to_dataset()
+            for ev, values in design.events.items():
+                theirs = cd[ev].transpose(*D.PERSON_DAY_DIMS).values
+                differ = ~np.isclose(values, theirs)
+                if differ.any():
+                    raise ComparisonError(
+                        f"APIM {a!r} and ASEM fit {b!r} read different values of the event {ev!r} on "
+                        f"{int(differ.sum())} person-day(s): fit the APIM with the ASEM fit's missing_events policy"
+                    )
+    # The ratings every model scores.
+    cells = observed.copy()
+    notes: list[str] = []
+    for name, design in designs.items():
+        own = design.scored & observed
+        if (cells & ~own).any():
+            notes.append(
+                f"{name!r} ({design.kind} APIM) scores {int(own.sum())} of the {int(observed.sum())} observed "
+                f"{outcome!r} ratings (not a person's first day, nor a day after a missing rating of either partner: "
+                "it conditions on those as lags)"
+            )
+        cells &= own
+    dropped = int(observed.sum() - cells.sum())
+    if dropped:
+        notes.append(
+            f"{dropped} rating(s) dropped from every model's pointwise log-likelihood, so all score the same "
+            f"{int(cells.sum())}; they stay in every fit as conditioning data"
+        )
+    cell_unit, udims, extra, ushape = apim._units(unit, n_d, n_t)
+    n_all_units = int(np.prod(ushape))
+    count = np.bincount(cell_unit[cells.reshape(-1)], minlength=n_all_units)
+    units = np.flatnonzero(count > 0)
+    if units.size < n_all_units:
+        notes.append(f"{n_all_units - units.size} {unit} unit(s) without a scored rating left out of every model")
+
+    def scored_units(ll: xr.DataArray) -> np.ndarray:
+        vals = ll.transpose("chain", "draw", *udims).values
+        return vals.reshape(vals.shape[0], vals.shape[1], -1)[:, :, units]
+
+    def score(name: str, tree: xr.DataTree) -> xr.DataArray:
+        if kinds[name] == "apim":
+            ll = apim.apim_log_likelihood(
+                tree.posterior.to_dataset(), designs[name], unit, partner_conditioning=partner_conditioning, cells=cells
+            )["log_lik"]
+        else:
+            ll = apim.asem_log_likelihood(
+                tree, data, [outcome], unit, partner_conditioning=partner_conditioning, cells=cells
+            )["log_lik"]
+        return ll
+
+    trees: dict[str, xr.DataTree] = {}
+    cells_per_unit: dict[str, np.ndarray] = {}
+    for name, tree in fits.items():
+        vals = scored_units(score(name, tree))
+        post = tree.posterior.to_dataset()
+        da = xr.DataArray(
+            vals,
+            dims=("chain", "draw", "unit"),
+            coords={"chain": post["chain"].values, "draw": post["draw"].values, "unit": units},
+            attrs={"unit": unit},
+        )
+        t = xr.DataTree.from_dict({"posterior": post, "log_likelihood": xr.Dataset({"log_lik": da})})
+        t.attrs.update(loo_unit=unit, partner_conditioning=partner_conditioning)
+        trees[name] = t
+        own = designs[name].scored if name in designs else observed
+        cells_per_unit[name] = np.bincount(cell_unit[(cells & own).reshape(-1)], minlength=n_all_units)[units]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # kept in psis.attrs["problems"]
+        psis = compare(trees, method=method)
+    unreliable = [n for n in psis.index if int(psis.loc[n, "k_bad"]) > 0]
+    kfold_table, results = None, None
+    if kfold and (kfold_when == "always" or unreliable):
+        why = (
+            f"PSIS-LOO is unreliable for {', '.join(repr(n) for n in unreliable)} (Pareto k)"
+            if unreliable
+            else "requested"
+        )
+        notes.append(f"exact {kfold}-fold cross-validation of every model on one split ({why}); ranked by it")
+        all_folds = kfold_split(unit, n_d, n_t, k=kfold, seed=fold_seed)
+        folds = all_folds[units]
+        fingerprint = f"{data_fingerprint(data)}:{outcome}"
+        results = {}
+        for name, tree in fits.items():
+            wrapper = _fair_wrapper(
+                name, tree, data, kinds[name], designs.get(name), outcome, unit, units, cells,
+                partner_conditioning, compiled, missing_events, draws, tune, chains, seed, target_accept,
+            )  # fmt: skip
+            res = loo_kfold(trees[name], wrapper, pointwise=True, var_name="log_lik", folds=folds, save_fits=True)
+            res.asem_folds = folds
+            res.asem_unit = unit
+            res.asem_mode = f"fair ({partner_conditioning})"
+            res.asem_data = fingerprint
+            names = None if kinds[name] == "asem" else [*apim.APIM_PARAMS, "u", "v"]
+            res.refit_diagnostics = {
+                j: diagnose(f["fit"], names).as_dict() for j, f in sorted((res.fold_fits or {}).items())
+            }
+            res.fold_fits = None
+            results[name] = res
+        kfold_table = compare(results, method=method)
+    return FairComparison(
+        psis=psis,
+        kfold=kfold_table,
+        outcome=outcome,
+        unit=unit,
+        partner_conditioning=partner_conditioning,
+        cells=cells,
+        units=units,
+        cells_per_unit=cells_per_unit,
+        notes=notes,
+        trees=trees,
+        kfold_results=results,
+    )
+
+
+def _fair_wrapper(
+    name: str,
+    tree: xr.DataTree,
+    data: xr.Dataset,
+    kind: str,
+    design: Any,
+    outcome: str,
+    unit: str,
+    units: np.ndarray,
+    cells: np.ndarray,
+    partner_conditioning: str,
+    compiled: Mapping[str, Any] | None,
+    missing_events: str,
+    draws: int | None,
+    tune: int | None,
+    chains: int | None,
+    seed: int,
+    target_accept: float,
+) -> Any:
+    """The K-fold wrapper of one fit of :func:`fair_comparison`."""
+    from asem_bayes import apim
+
+    post = tree.posterior
+    n_draws = int(draws or post.sizes["draw"])
+    n_chains = int(chains or post.sizes["chain"])
+    if kind == "apim":
+        kw = {
+            "draws": n_draws,
+            "tune": int(tune or tree.attrs.get("tune", n_draws)),
+            "chains": n_chains,
+            "seed": seed,
+            "cores": None,
+            "target_accept": float(tree.attrs.get("target_accept", 0.8)),
+        }
+        return apim.ApimKFoldWrapper(tree, design, unit, units, cells, partner_conditioning, kw)
+    from asem_bayes.covariates import PersonCovariates
+    from asem_bayes.model import CompiledModel
+
+    variant = tree.attrs["asem_variant"]
+    residuals = tuple(r for r in str(tree.attrs.get("residuals", "") or "").split(",") if r)
+    cm = (compiled or {}).get(name)
+    if cm is None:
+        covariates = PersonCovariates.from_json(tree.attrs.get("person_covariates"), variant)
+        cm = CompiledModel(
+            data,
+            variant,
+            mode=tree.attrs.get("asem_mode", "conditional"),
+            missing_events=missing_events,
+            trajectories=False,
+            person_covariates=covariates,
+            residuals=residuals,
+        )
+    if cm.mode != "conditional":
+        raise ComparisonError(
+            f"K-fold of ASEM fit {name!r} needs the conditional mode (held-out events cannot be left out of the "
+            "joint mode's conditioning set)"
+        )
+    events = cm.prepare(data).events
+    cd = tree["constant_data"].to_dataset()
+    for ev, x in events.items():
+        if not np.allclose(x, cd[ev].transpose("day", "dyad", "person").values):
+            raise ComparisonError(
+                f"the compiled model of {name!r} reads other {ev!r} events than the fit ran on: give the fit's "
+                f"missing_events policy (got {missing_events!r}) or its compiled model"
+            )
+    kw = {
+        "draws": n_draws,
+        "tune": int(tune or n_draws),
+        "chains": n_chains,
+        "cores": None,
+        "seed": seed,
+        "target_accept": target_accept,
+    }
+    return apim.AsemKFoldWrapper(tree, data, cm, kw, outcome, unit, units, cells, partner_conditioning)

@@ -21,6 +21,10 @@ __all__ = [
     "FIT_BACKENDS",
     "Residual",
     "RESIDUALS",
+    "PartnerConditioning",
+    "PARTNER_CONDITIONINGS",
+    "ApimKind",
+    "APIM_KINDS",
 ]
 
 Mode = Literal["conditional", "joint"]
@@ -47,3 +51,16 @@ Residual = Literal["ar1", "partner"]
 """Extension of the daily ratings' residuals (docs/model.md section 17): carry-over (an AR(1)
 residual of each person's ratings) or the partners' same-day correlation."""
 RESIDUALS: tuple[Residual, ...] = get_args(Residual)
+
+PartnerConditioning = Literal["none", "partner"]
+"""How a person-level leave-out unit's daily ratings are scored in a comparison (docs/model.md
+section 11, "The APIM baselines and a fair comparison with them"): ``"none"`` by their density marginal over the
+partner's same-day rating, ``"partner"`` by their density given it (where the partner rated that
+day). A dyad unit holds both partners, so it is scored by their joint density under either."""
+PARTNER_CONDITIONINGS: tuple[PartnerConditioning, ...] = get_args(PartnerConditioning)
+
+ApimKind = Literal["contemporaneous", "lagged"]
+"""The APIM baseline (:mod:`asem_bayes.apim`): same-day actor and partner effects only, or also
+stability (the person's own rating the day before) and influence (the partner's rating the day
+before)."""
+APIM_KINDS: tuple[ApimKind, ...] = get_args(ApimKind)

@@ -309,13 +309,20 @@ daily felt insecurity before comparing (it also scores the trait wave, which the
 
 Each model conditions on the left-out person's baseline avoidance: the APIM as a predictor,
 the ASEM fits through the trait wave, which stays in the fit.
+
+This comparison is tilted towards the APIM: its person-week score conditions on the partner's
+same-day rating (`partner_conditioning="partner"`) while the ASEM fits score without it, and it
+uses each partner's own conflict report where ASEM reads the couple's one value.
+`benchmarks/apim_fair_comparison.py` runs the fair comparison (docs/model.md section 11, "The
+APIM baselines and a fair comparison with them"): the same events, the same conditioning for
+every model, the lagged APIM as a second baseline, and exact K-fold where PSIS-LOO is unreliable.
 """)
 
 code(r"""
 def comparable(unit):
     # Every model's log-likelihood of the daily felt insecurity, summed within `unit`.
     apim_post = fit_apim.posterior.to_dataset()
-    apim_ll = apim.apim_log_likelihood(apim_post, apim_design, unit)
+    apim_ll = apim.apim_log_likelihood(apim_post, apim_design, unit, partner_conditioning="partner")
     trees = {"apim": xr.DataTree.from_dict({"posterior": apim_post, "log_likelihood": apim_ll})}
     for name, fit in fits.items():
         daily = apim.asem_log_likelihood(fit, study, ratings=["state_avoidance"], unit=unit)
