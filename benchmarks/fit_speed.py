@@ -46,6 +46,7 @@ def main() -> None:
     ap.add_argument("--tune", type=int, default=1000)
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--target-accept", type=float, default=0.8)
+    ap.add_argument("--adaptation", choices=["diag", "low_rank"], default="diag", help="nutpie mass matrix")
     ap.add_argument("--other-draws", type=int, default=300, help="draws (and tuning) for the non-nutpie samplers")
     ap.add_argument("--other-chains", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1, help="sampler seed (the study is always seed 1)")
@@ -81,6 +82,7 @@ def main() -> None:
             cores=2,
             loo_unit=None,
             target_accept=args.target_accept,
+            **({"adaptation": args.adaptation} if sampler == "nutpie" else {}),
         )
         total_s = time.perf_counter() - t0
         # PyMC's own sampler compiles its functions inside pm.sample: its posterior's

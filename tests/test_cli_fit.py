@@ -59,6 +59,7 @@ def test_jax_samplers_run_the_scan_model(small_study):
 
 
 @pytest.mark.filterwarnings("ignore:All-NaN slice")  # one chain: no R-hat
+@pytest.mark.slow  # a minute of compiling and fitting: `make test-slow`
 def test_compare_cli_by_exact_kfold(tmp_path, capsys):
     """`asem compare --kfold K` refits saved fits with folds held out and prints the table, its
     legend and the comparison in words, as for PSIS-LOO."""

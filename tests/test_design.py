@@ -76,6 +76,7 @@ def test_binomial_interval():
     assert np.isnan(binomial_interval(0, 0)[0])
 
 
+@pytest.mark.slow  # several minutes of compiling and fitting: `make test-slow`
 def test_power_rises_with_couples(tmp_path):
     """``stable``'s same-day threat effect on anxiety, set small (tau_A = 0.3; prior Normal(0.8, 0.5)):
     2 couples leave some intervals across zero, 40 couples exclude it in every replicate.

@@ -52,11 +52,19 @@ def _models(case: str):
 _LOGP: dict[int, object] = {}
 
 
-def _logp(pm_model):
-    """The PyMC model's compiled log density (Jacobians included), compiled once per model."""
+def _logp_dlogp(pm_model):
+    """The PyMC model's log density and gradient (Jacobians included), compiled once per model.
+
+    One function for both (one numba compile, the suite's main cost here, instead of two)."""
     if id(pm_model) not in _LOGP:
-        _LOGP[id(pm_model)] = pm_model.compile_logp(jacobian=True)
+        fn = pm_model.compile_fn([pm_model.logp(jacobian=True), pm_model.dlogp(jacobian=True)])
+        _LOGP[id(pm_model)] = fn
     return _LOGP[id(pm_model)]
+
+
+def _logp(pm_model):
+    """The PyMC model's log density at a point."""
+    return lambda p: _logp_dlogp(pm_model)(p)[0]
 
 
 def _points(jm: J.JaxModel, n: int, seed: int = 0) -> list[dict[str, np.ndarray]]:
@@ -72,12 +80,19 @@ def _points(jm: J.JaxModel, n: int, seed: int = 0) -> list[dict[str, np.ndarray]
     ]
 
 
-@pytest.mark.parametrize("case", list(CASES))
+# The default suite checks three cases (continuous ratings with missing cells, Likert ratings,
+# a variant without change); `make test-slow` adds the other variants and the joint mode.
+SLOW_CASES = {"asem_fatigue-joint", "buffer_enhances-joint", "uniform-conditional"}
+
+
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, marks=pytest.mark.slow) if c in SLOW_CASES else c for c in CASES]
+)
 def test_logdensity_and_gradient_equal_pymc(case):
     """The JAX density and gradient (JAX's autodiff through its day loop) equal the PyMC model's
     (numba kernel and hand-written adjoint) at random points, for every variant and mode."""
     _, inp, pm_model, jm = _models(case)
-    logp, dlogp = _logp(pm_model), pm_model.compile_dlogp(jacobian=True)
+    logp, dlogp = _logp(pm_model), (lambda p: _logp_dlogp(pm_model)(p)[1])
     data = {k: jnp.asarray(x) for k, x in jm.data(inp).items()}
     f, g = jax.jit(jm.logdensity), jax.jit(jax.grad(jm.logdensity))
     pts = _points(jm, 3)
@@ -133,6 +148,7 @@ def test_design_mismatch_is_refused():
         jm.data(prepare_inputs(fewer))
 
 
+@pytest.mark.slow  # several minutes of compiling and fitting: `make test-slow`
 def test_sbc_smoke_resume_and_load(tmp_path):
     """Tiny vectorised SBC: ranks of the right shape and range, a batch padded to full size,
     checkpointed per simulation, resumed, and loaded by ``load_sbc`` into the same result."""

@@ -61,7 +61,13 @@ def test_notebook_is_stripped(path):
     assert "widgets" not in nb.metadata, f"{path.name}: widget state in the metadata; strip it"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+# Run by `make test-slow` only (each is several model compiles; the default suite keeps the
+# quick start, the what-if walk-through and the real-data notebook).
+SLOW_NOTEBOOKS = {"comparing_variants.ipynb", "calibration.ipynb"}
+RUNS = [pytest.param(p, marks=pytest.mark.slow) if p.name in SLOW_NOTEBOOKS else p for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("path", RUNS, ids=_ids(NOTEBOOKS))
 def test_notebook_runs_at_small_size(path, kernel_env, monkeypatch, shared_data_available):
     from nbclient import NotebookClient
 

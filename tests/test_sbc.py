@@ -76,6 +76,7 @@ def test_likelihood_left_out_fails_only_on_the_loglik(tmp_path):
     assert "loglik" in res.summary(PROB)
 
 
+@pytest.mark.slow  # several minutes of compiling and fitting: `make test-slow`
 def test_autocorrelated_draws_fail_until_ranked_on_their_ess(tmp_path):
     """Every draw exact but neighbours correlated (a low-ESS sampler): raw ranks leave the band,
     ranking each fit on its ESS (no refit) brings them back; a miscalibrated posterior still fails
