@@ -51,7 +51,7 @@ def run_once(tree: Path, script: str, args: list[str]) -> str:
     env = os.environ | {"PYTHONPATH": str(tree)}
     where = subprocess.run(
         [sys.executable, "-c", "import asem_bayes; print(asem_bayes.__file__)"],
-        env=env, capture_output=True, text=True, check=True,
+        env=env, cwd=tree, capture_output=True, text=True, check=True,
     ).stdout.strip()
     if not where.startswith(str(tree)):
         raise RuntimeError(f"asem_bayes imported from {where}, not from {tree}")
