@@ -18,7 +18,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check asem_bayes models tests benchmarks
-	$(PY) -m pytest -m "not slow" -n 2 --dist loadfile
+	$(PY) -m pytest -m "not slow" -n 2 --dist loadfile --durations=15
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow

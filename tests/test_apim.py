@@ -346,6 +346,7 @@ def test_asem_partner_conditioning_is_the_swapped_partners_conditional():
         np.testing.assert_allclose(plain["log_lik"].values, marg.values, rtol=1e-12)
 
 
+@pytest.mark.slow  # K-fold refits or several compiles: `make test-slow`
 def test_fair_comparison_scores_every_model_on_the_same_ratings(compiled_asem, small_study):
     """ASEM and both APIMs ranked on the same ratings per unit (the lagged APIM's first days
     dropped from all), by PSIS-LOO and by exact K-fold on one split."""

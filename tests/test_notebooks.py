@@ -62,8 +62,8 @@ def test_notebook_is_stripped(path):
 
 
 # Run by `make test-slow` only (each is several model compiles; the default suite keeps the
-# quick start, the what-if walk-through and the real-data notebook).
-SLOW_NOTEBOOKS = {"comparing_variants.ipynb", "calibration.ipynb"}
+# quick start and the real-data notebook, where the data are present).
+SLOW_NOTEBOOKS = {"comparing_variants.ipynb", "calibration.ipynb", "what_if.ipynb"}
 RUNS = [pytest.param(p, marks=pytest.mark.slow) if p.name in SLOW_NOTEBOOKS else p for p in NOTEBOOKS]
 
 

@@ -110,6 +110,7 @@ def test_model_recovery_small_run_resumes(tmp_path, compiled_asem):
     pd.testing.assert_frame_equal(load_recovery(tmp_path / "mr").loo, res.loo)
 
 
+@pytest.mark.slow  # K-fold refits or several compiles: `make test-slow`
 def test_model_recovery_by_kfold(tmp_path, compiled_asem):
     """Selection by exact K-fold at the person-week: every fit stores its K-fold elpd and the
     choice uses it (no Pareto k involved). One dataset from each of two variants, both fitted."""

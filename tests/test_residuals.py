@@ -225,6 +225,7 @@ def test_schema_and_prior():
     assert abs(draws.std() - np.sqrt(1 / 5)) < 0.01  # 2 * Beta(2, 2) - 1: variance 4 / 20
 
 
+@pytest.mark.slow  # K-fold refits or several compiles: `make test-slow`
 def test_save_load_round_trip(tmp_path):
     study = ab.simulate("stable", 4, 10, params=TRUTH["ar1"], seed=4, residuals=("ar1",))
     config = ab.SamplerConfig(draws=30, tune=30, chains=1)
