@@ -36,21 +36,7 @@ def test_numpy_log_likelihood_equals_the_model_density():
     person_of_marg = (design.idx_marg // 5) % 2
     assert (person_of_marg == 0).any() and (person_of_marg == 1).any() and design.idx_cond.size > 0
     model = build_apim(design)
-    rng = np.random.default_rng(2)
-    point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in model.initial_point().items()}
-    logp = float(model.compile_logp(vars=model.observed_RVs, jacobian=False)(point))
-    names = ["alpha", "beta", "u", "v", "sigma", "r"]
-    # Parameters on their own scale at that point (RVs replaced by their value variables).
-    outs = model.replace_rvs_by_values([model[n] for n in names])
-    values = model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore")(point)
-    dims = {"beta": ("term",), "u": (D.DYAD,), "v": D.PERSON_DIMS}
-    post = xr.Dataset(
-        {
-            n: (("chain", "draw", *dims.get(n, ())), np.asarray(x)[None, None])
-            for n, x in zip(names, values, strict=True)
-        },
-        coords={"chain": [0], "draw": [0]},
-    )
+    post, logp = _posterior_at(model, design, np.random.default_rng(2))
     ll = apim_log_likelihood(post, design)["log_lik"]
     assert ll.dims == ("chain", "draw", D.DYAD)
     np.testing.assert_allclose(float(ll.sum()), logp, rtol=1e-10)
@@ -59,7 +45,7 @@ def test_numpy_log_likelihood_equals_the_model_density():
     # or marginally over it (the default, the fair comparison with ASEM fits).
     by_day = apim_log_likelihood(post, design, "person-day", partner_conditioning="partner")["log_lik"].values[0, 0]
     marginal = apim_log_likelihood(post, design, "person-day")["log_lik"].values[0, 0]
-    p = {n: np.asarray(x) for n, x in zip(names, values, strict=True)}
+    p = {n: post[n].values[0, 0] for n in post.data_vars}
     mu = p["alpha"] + design.X @ p["beta"] + p["u"][:, None, None] + p["v"][:, :, None]
     sig, r = float(p["sigma"]), float(p["r"])
     y = design.y
@@ -173,7 +159,8 @@ def test_asem_log_likelihood_restricts_and_compares(compiled_asem, small_study, 
 
 
 def _posterior_at(model, design, rng) -> xr.Dataset:
-    """A random point of ``model`` as a one-draw posterior of the APIM's parameters."""
+    """A random point of ``model`` as a one-draw posterior of the APIM's parameters (on their
+    own scale: RVs replaced by their value variables), and PyMC's observed log density there."""
     point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in model.initial_point().items()}
     names = ["alpha", "beta", "u", "v", "sigma", "r"]
     outs = model.replace_rvs_by_values([model[n] for n in names])
