@@ -206,6 +206,12 @@ class ASEMModel:
             )
         return self._compiled_model
 
+    @property
+    def compiled(self) -> CompiledModel:
+        """The compiled sampler model (compiles on first use), to share with a run that refits it,
+        e.g. :func:`asem_bayes.kfold.kfold` or a recovery worker's cache."""
+        return self._compiled
+
     def __repr__(self) -> str:
         d = self._inputs
         state = "fitted" if self.idata is not None else "not fitted"

@@ -54,7 +54,6 @@ import numpy as np
 import asem_bayes as ab
 from asem_bayes.compare import compare, describe
 from asem_bayes.diagnostics import diagnose
-from asem_bayes.model import CompiledModel
 from asem_bayes.plots import plot_comparison, trait_change_check
 from asem_bayes.recovery import run_model_recovery
 
@@ -94,15 +93,12 @@ same units, which `compare` checks before it compares anything.""",
     (
         "code",
         """study = ab.simulate(TRUE_VARIANT, n_dyads=N_DYADS, n_days=N_DAYS, seed=SEED)
-compiled = {v: CompiledModel(study, v) for v in VARIANTS}  # compile once per variant (the slow part)
-fits = {
-    v: compiled[v].fit(study, draws=DRAWS, tune=TUNE, chains=CHAINS, seed=SEED, loo_unit=LOO_UNIT,
-                       target_accept=TARGET_ACCEPT)
-    for v in VARIANTS
-}
+config = ab.SamplerConfig(draws=DRAWS, tune=TUNE, chains=CHAINS, target_accept=TARGET_ACCEPT)
+models = {v: ab.ASEMModel(study, v, config=config) for v in VARIANTS}  # each compiles once, on its first fit
+fits = {v: m.fit(seed=SEED, loo_unit=LOO_UNIT) for v, m in models.items()}
 for v, f in fits.items():
     d = diagnose(f)
-    print(f"{v:8s} compile {compiled[v].compile_seconds:4.0f} s, sampling {f.attrs['sample_seconds']:4.0f} s; "
+    print(f"{v:8s} compile {f.attrs['compile_seconds']:4.0f} s, sampling {f.attrs['sample_seconds']:4.0f} s; "
           f"divergences {d.divergences}, max R-hat {d.max_rhat:.3f}")""",
     ),
     (
@@ -150,9 +146,9 @@ K-fold cross-validation at the person-week, which refits each variant K times th
 compiled model with one fold of person-weeks' ratings set missing and needs no Pareto k:
 
 ```python
-from asem_bayes.kfold import kfold
-pw = {v: compiled[v].fit(study, seed=1, loo_unit="person-week") for v in compiled}
-print(ab.compare({v: kfold(pw[v], study, compiled=compiled[v], k=4, seed=1) for v in compiled}))
+for m in models.values():
+    m.fit(seed=1, loo_unit="person-week")
+print(ab.compare({v: m.kfold(k=4, seed=1) for v, m in models.items()}))
 ```
 
 (not run here: it costs K more fits per variant; `asem recover --loo-unit person-week --kfold 4`
@@ -180,8 +176,8 @@ two end points of the comparison with a short refit, reusing the compiled models
     (
         "code",
         """for v in ("stable", TRUE_VARIANT):
-    ppc_fit = compiled[v].fit(study, draws=200, tune=TUNE, chains=CHAINS, seed=SEED + 1, loo_unit=None,
-                              target_accept=TARGET_ACCEPT, posterior_predictive=True)
+    short = models[v].with_config(draws=200)  # the same compiled model, fewer draws
+    ppc_fit = short.fit(seed=SEED + 1, loo_unit=None, posterior_predictive=True)
     print(f"--- {v}")
     print(trait_change_check(ppc_fit))""",
     ),
@@ -209,7 +205,7 @@ compiles nothing new.""",
     from asem_bayes.sbc.runner import worker_cached
 
     for v in VARIANTS:  # hand the compiled models to the inline recovery run
-        worker_cached(("recovery", v, "conditional", N_DYADS, N_DAYS), lambda v=v: compiled[v])
+        worker_cached(("recovery", v, "conditional", N_DYADS, N_DAYS), lambda v=v: models[v].compiled)
 
 recovery = run_model_recovery(
     REC_DIR, variants=VARIANTS, reps=REC_REPS, n_dyads=REC_DYADS, n_days=REC_DAYS, loo_unit=LOO_UNIT,

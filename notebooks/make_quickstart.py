@@ -36,8 +36,7 @@ With the environment variable `ASEM_NOTEBOOK_SMALL=1` (what the test suite sets)
         """import os
 
 import asem_bayes as ab
-from asem_bayes.diagnostics import diagnose, report
-from asem_bayes.model import fit
+from asem_bayes.diagnostics import diagnose
 from asem_bayes.plots import plot_ppc, plot_recovery, plot_timeline, plot_trajectories, trait_change_check
 
 SMALL = os.environ.get("ASEM_NOTEBOOK_SMALL") == "1"
@@ -89,17 +88,19 @@ above the events of each day.""",
         "md",
         """## 2. Fit the `asem` model
 
+`ASEMModel` ties a study to a variant and to the sampler's settings (`SamplerConfig`). Its
 `fit` builds the PyMC model, compiles it with numba through nutpie (the slow part, about a
-minute) and samples. `posterior_predictive=True` adds replicated ratings for the checks of
-section 5. The model conditions on the observed events (the default *conditional* mode, see
-`docs/model.md` section 9).""",
+minute, done once per model object) and samples. `posterior_predictive=True` adds replicated
+ratings for the checks of section 5. The model conditions on the observed events (the default
+*conditional* mode, see `docs/model.md` section 9). The fit is an ArviZ `DataTree`; the model
+object keeps it as `model.idata`, and `model.save("fit.nc")` / `ab.ASEMModel.load("fit.nc")`
+store and rebuild both.""",
     ),
     (
         "code",
-        """result = fit(
-    study, "asem", draws=DRAWS, tune=TUNE, chains=CHAINS, seed=SEED, target_accept=TARGET_ACCEPT,
-    posterior_predictive=True,
-)
+        """config = ab.SamplerConfig(draws=DRAWS, tune=TUNE, chains=CHAINS, target_accept=TARGET_ACCEPT)
+model = ab.ASEMModel(study, "asem", config=config)
+result = model.fit(seed=SEED, posterior_predictive=True)
 print(f"compile {result.attrs['compile_seconds']:.0f} s, sampling {result.attrs['sample_seconds']:.0f} s")
 result""",
     ),
@@ -116,7 +117,7 @@ their posterior is their prior, so their coverage says nothing about the fit."""
     (
         "code",
         """truth = ab.true_params(study)
-print(report(result, truth=truth))""",
+print(ab.report(result, truth=truth))""",
     ),
     (
         "md",
@@ -220,8 +221,8 @@ print(f"self-check passed: no divergences, max R-hat {diag.max_rhat:.3f} < {rhat
         """## Where next
 
 - `docs/model.md`: the equations, the variants, the parameter table, the missing-data policy.
-- Fit your own data: `asem_bayes.data.load_diary` reads a diary file with a column mapping; then
-  `fit(study, variant)` as above.
+- Fit your own data: `ab.load_diary` reads a diary file with a column mapping; then
+  `ab.ASEMModel(study, variant).fit()` as above.
 - Compare variants (`stable`, `uniform`, `asem`, `buffer_enhances`, `asem_fatigue`) with
   PSIS-LOO, and check calibration with SBC, in the other notebooks.""",
     ),

@@ -61,11 +61,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
+import asem_bayes as ab
 from asem_bayes import apim
 from asem_bayes.coverage import coverage_report, uninformed_parameters
 from asem_bayes.data import load_diary
 from asem_bayes.diagnostics import diagnose
-from asem_bayes.model import CompiledModel
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 
@@ -197,19 +197,11 @@ code(r"""
 fits = {}
 if DATA_OK:
     for name in VARIANTS:
-        t0 = time.perf_counter()
-        cm = CompiledModel(study, name, missing_events="person_rate", trajectories=False)
-        fits[name] = cm.fit(
-            study,
-            draws=DRAWS,
-            tune=TUNE,
-            chains=CHAINS,
-            seed=SEED,
-            loo_unit=UNIT,
-            posterior_predictive=True,
-            target_accept=0.95,
-        )
-        print(f"{name}: compiled in {cm.compile_seconds:.0f} s, sampled in {fits[name].attrs['sample_seconds']:.0f} s")
+        config = ab.SamplerConfig(draws=DRAWS, tune=TUNE, chains=CHAINS, target_accept=0.95)
+        model = ab.ASEMModel(study, name, missing_events="person_rate", config=config)
+        fits[name] = model.fit(seed=SEED, loo_unit=UNIT, posterior_predictive=True)
+        a = fits[name].attrs
+        print(f"{name}: compiled in {a['compile_seconds']:.0f} s, sampled in {a['sample_seconds']:.0f} s")
 """)
 
 md(r"""

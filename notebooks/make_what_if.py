@@ -68,7 +68,7 @@ print(f"{N_DYADS} couples x {N_DAYS} days")""",
 idata = model.fit(seed=SEED)
 diag = diagnose(idata)
 print("\\n".join(diag.lines()))
-assert diag.divergences <= 0.01 * CHAINS * DRAWS, "too many divergences to read this fit" """,
+assert diag.divergences <= 0.01 * CHAINS * DRAWS, "too many divergences to read this fit\"""",
     ),
     (
         "md",
