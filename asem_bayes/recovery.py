@@ -355,23 +355,16 @@ def _jax_batches(jobs: list[_RecJob], batch_size: int) -> list[list[_RecJob]]:
 
 
 def _batches(jobs: list[_RecJob], workers: int) -> list[list[_RecJob]]:
-    """Group the fits by candidate, and split each group so that every worker has work.
+    """One fit per task, the fits of each candidate in a row.
 
-    A worker that ran fits of every candidate would compile every candidate's model; batching
-    by candidate makes the number of compilations about max(candidates, workers) instead of
-    candidates x workers. Each fit is still checkpointed on its own.
+    A task's fits are stored when the task returns, so a task of one fit checkpoints every fit
+    as it finishes (a task of 50 fits lost them all when a run was cut short). Workers take the
+    tasks in order, so they pass through the candidates together and each compiles a candidate
+    once (:func:`~asem_bayes.sbc.runner.worker_cached`): at most candidates x workers compiles.
     """
-    by_cand: dict[str, list[_RecJob]] = {}
-    for j in jobs:
-        by_cand.setdefault(j.candidate, []).append(j)
-    if not by_cand:
-        return []
-    pieces = max(1, -(-max(workers, 1) // len(by_cand)))  # ceil(workers / candidates)
-    out = []
-    for group in by_cand.values():
-        k = min(pieces, len(group))
-        out += [group[i::k] for i in range(k)]
-    return out
+    del workers  # every worker takes the next fit in line
+    order = {c: i for i, c in enumerate(dict.fromkeys(j.candidate for j in jobs))}
+    return [[j] for j in sorted(jobs, key=lambda j: order[j.candidate])]
 
 
 def run_model_recovery(
@@ -433,7 +426,8 @@ def run_model_recovery(
     retry_failed : bool
         Refit fits whose earlier attempt failed.
     backend : {"nutpie", "jax-vmap"}
-        ``nutpie``: one compiled fit after another per worker; ``jax-vmap``: ``batch_size`` fits
+        ``nutpie``: one compiled fit after another per worker, each stored as it finishes;
+        ``jax-vmap``: ``batch_size`` fits
         of a candidate at once with the JAX sampler (:mod:`asem_bayes.jax_model`; blackjax NUTS
         with window adaptation, ``vmap`` over datasets and chains), for an accelerator. Every
         fit is still stored in its own file, written when its batch finishes.

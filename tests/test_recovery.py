@@ -67,15 +67,17 @@ def test_confusion_matrix_and_weights():
         res.confusion(rule="best")
 
 
-def test_fits_are_batched_by_candidate():
+def test_every_fit_is_its_own_task_in_candidate_order():
+    """A task's fits are stored when it returns: one fit per task checkpoints each fit. The fits
+    of a candidate come in a row, so the workers compile each candidate once."""
     from asem_bayes.recovery import _batches, _RecJob
 
-    jobs = [_RecJob(None, t, r, c) for c in ("stable", "asem") for t in ("stable", "asem") for r in range(3)]
-    one = _batches(jobs, workers=1)
-    assert len(one) == 2 and all(len({j.candidate for j in b}) == 1 for b in one)
-    four = _batches(jobs, workers=4)  # 2 candidates x 2 pieces: every worker busy, each compiles once
-    assert len(four) == 4 and sorted(len(b) for b in four) == [3, 3, 3, 3]
-    assert sorted((j.true, j.rep, j.candidate) for b in four for j in b) == sorted(
+    jobs = [_RecJob(None, t, r, c) for t in ("stable", "asem") for r in range(3) for c in ("stable", "asem")]
+    tasks = _batches(jobs, workers=4)
+    assert all(len(t) == 1 for t in tasks) and len(tasks) == len(jobs)
+    cands = [t[0].candidate for t in tasks]
+    assert cands == ["stable"] * 6 + ["asem"] * 6
+    assert sorted((j.true, j.rep, j.candidate) for t in tasks for j in t) == sorted(
         (j.true, j.rep, j.candidate) for j in jobs
     )
 
