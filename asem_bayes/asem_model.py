@@ -33,6 +33,7 @@ from asem_bayes.model import (
     resolve_variant,
     trajectories,
 )
+from asem_bayes.person_correlation import parse_names
 from asem_bayes.progress import is_terminal, stage
 from asem_bayes.registry import get_variant
 from asem_bayes.residuals import refuse_likert
@@ -148,6 +149,10 @@ class ASEMModel:
     residuals : sequence of {"ar1", "partner"}
         Extensions of the daily ratings' residuals (docs/model.md section 17; default none):
         carry-over or the partners' same-day correlation. Saved with the fit.
+    person_correlation : sequence of str
+        Person-level parameters whose effects are correlated across persons, e.g. ``("s0", "o0")``
+        (docs/model.md section 18; default none): an ``LKJ(2)`` prior on their correlation, in the
+        posterior as ``corr_<a>_<b>``. Saved with the fit.
 
     Examples
     --------
@@ -168,12 +173,15 @@ class ASEMModel:
         compiled: CompiledModel | None = None,
         person_covariates: CovariateSpecLike | PersonCovariates = None,
         residuals: Sequence[str] = (),
+        person_correlation: Sequence[str] = (),
     ) -> None:
         self.study = study
         self.config = config or SamplerConfig()
         self.missing_events = missing_events
         self.reparam = reparam
-        self._variant = compiled.variant if compiled is not None else resolve_variant(variant, residuals)
+        self._variant = (
+            compiled.variant if compiled is not None else resolve_variant(variant, residuals, person_correlation)
+        )
         self.mode = compiled.mode if compiled is not None else check_mode(self._variant, mode)
         self._compiled_model = compiled
         self.person_covariates = (
@@ -403,6 +411,7 @@ class ASEMModel:
             "rating_scales": str(self.study.attrs.get("rating_scales", "")),  # how estimates map to the data's units
             "person_covariates": self.person_covariates.to_json() if self.person_covariates else "",
             "residuals": ",".join(self._variant.residuals),
+            "person_correlation": ",".join(self._variant.person_correlation),
         }
 
     def save(self, path: str | Path, *, trajectories: bool = False) -> Path:
@@ -472,6 +481,7 @@ class ASEMModel:
             reparam=dt.attrs.get("sampling_coordinates", "sheared") == "sheared",
             person_covariates=PersonCovariates.from_json(dt.attrs.get("person_covariates"), dt.attrs["asem_variant"]),
             residuals=tuple(r for r in str(dt.attrs.get("residuals", "")).split(",") if r),
+            person_correlation=parse_names(dt.attrs.get("person_correlation")),
         )
         groups = {node.path: node.to_dataset(inherit=False) for node in dt.subtree if node.name != "study"}
         post = groups["/posterior"]

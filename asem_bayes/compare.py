@@ -695,6 +695,7 @@ def _fair_wrapper(
         return apim.ApimKFoldWrapper(tree, design, unit, units, cells, partner_conditioning, kw)
     from asem_bayes.covariates import PersonCovariates
     from asem_bayes.model import CompiledModel
+    from asem_bayes.person_correlation import parse_names
 
     variant = tree.attrs["asem_variant"]
     residuals = tuple(r for r in str(tree.attrs.get("residuals", "") or "").split(",") if r)
@@ -709,6 +710,7 @@ def _fair_wrapper(
             trajectories=False,
             person_covariates=covariates,
             residuals=residuals,
+            person_correlation=parse_names(tree.attrs.get("person_correlation")),
         )
     if cm.mode != "conditional":
         raise ComparisonError(

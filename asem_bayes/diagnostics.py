@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from asem_bayes.person_correlation import parse_names, with_person_correlation
 from asem_bayes.registry import get_variant
 
 __all__ = [
@@ -87,11 +88,14 @@ def uninformed(fit: xr.DataTree) -> dict[str, str]:
 
 def _population_names(fit: xr.DataTree) -> list[str]:
     """Population parameters the fit's likelihood informs (an uninformed one's posterior is its
-    prior, so it is left out of the estimates), then covariate coefficients ``beta_<param>``."""
+    prior, so it is left out of the estimates), then covariate coefficients ``beta_<param>``, then
+    the correlations of correlated person-level effects ``corr_<a>_<b>`` (docs/model.md section 18)."""
     v = get_variant(fit.attrs.get("asem_variant", "asem"))
     skip = uninformed(fit)
     betas = [pp.effect_name for pp in v.person_params if pp.effect_name in fit.posterior]
-    return [p.name for p in v.params if p.name in fit.posterior and p.name not in skip] + betas
+    v = with_person_correlation(v, parse_names(fit.attrs.get("person_correlation")))
+    corrs = [c for c in v.correlation_names if c in fit.posterior]
+    return [p.name for p in v.params if p.name in fit.posterior and p.name not in skip] + betas + corrs
 
 
 def uninformed_lines(missing: dict[str, str]) -> list[str]:

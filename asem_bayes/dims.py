@@ -15,6 +15,11 @@ WEEK = "week"
 # parameter ``x`` has dims ``(covariate_x,)``, labelled by the covariates' names.
 COVARIATE = "covariate"
 
+# Correlated person-level effects (docs/model.md section 18): the Cholesky factor of their
+# correlation has dims (person_param, person_param_bis), labelled by the parameters' names.
+PERSON_PARAM = "person_param"
+PERSON_PARAM_BIS = "person_param_bis"
+
 PERSON_DIMS: tuple[str, str] = (DYAD, PERSON)
 PERSON_DAY_DIMS: tuple[str, str, str] = (DYAD, PERSON, DAY)
 DYAD_DAY_DIMS: tuple[str, str] = (DYAD, DAY)

@@ -21,6 +21,7 @@ import xarray as xr
 from asem_bayes import coords as sampling_coords
 from asem_bayes import dims as D
 from asem_bayes import dynamics
+from asem_bayes import person_correlation as corr
 from asem_bayes.covariates import CovariateSpecLike, PersonCovariates, covariate_shift, data_name, parse
 from asem_bayes.inputs import DataError, ModelInputs, prepare_inputs
 from asem_bayes.options import LOO_UNITS, MODES, SAMPLERS
@@ -71,11 +72,15 @@ def check_mode(variant: Variant, mode: str | None) -> str:
     return mode
 
 
-def resolve_variant(variant: str | Variant, residuals: Sequence[str] = ()) -> Variant:
-    """The variant with its residual options: ``residuals``, or else those the variant carries
-    (docs/model.md section 17)."""
+def resolve_variant(
+    variant: str | Variant, residuals: Sequence[str] = (), person_correlation: Sequence[str] = ()
+) -> Variant:
+    """The variant with its options: the residual options ``residuals`` (docs/model.md section 17)
+    and the correlated person-level effects ``person_correlation`` (section 18), each the given
+    one or else the one the variant carries."""
     v = get_variant(variant)
-    return with_residuals(v, tuple(residuals) or v.residuals)
+    v = with_residuals(v, tuple(residuals) or v.residuals)
+    return corr.with_person_correlation(v, tuple(person_correlation) or v.person_correlation)
 
 
 def _cutpoints(likert: int) -> np.ndarray:
@@ -94,6 +99,7 @@ def build_model(
     person_covariates: CovariateSpecLike | PersonCovariates = None,
     covariate_data: xr.Dataset | None = None,
     residuals: Sequence[str] = (),
+    person_correlation: Sequence[str] = (),
 ) -> pm.Model:
     """Build the PyMC model of a variant for a study.
 
@@ -137,6 +143,13 @@ def build_model(
         ``variant`` built by :func:`asem_bayes.residuals.with_residuals`); one at a time, and
         continuous daily ratings only. Each observation is then scored given the observation it
         is linked to (data containers ``prev_<rating>``, ``gap_<rating>``).
+    person_correlation : sequence of str
+        Person-level parameters whose standardised effects are correlated across persons, e.g.
+        ``("s0", "o0")`` (docs/model.md section 18): jointly normal with an ``LKJ(2)``
+        correlation matrix, sampled as ``corr_person_raw @ L.T`` with ``L`` the Cholesky factor
+        ``corr_person_chol``, reported as ``corr_<a>_<b>``. Default none (or those of a
+        ``variant`` built by :func:`asem_bayes.person_correlation.with_person_correlation`):
+        independent effects, the model unchanged.
 
     Returns
     -------
@@ -144,7 +157,7 @@ def build_model(
         With ``pm.Data`` containers ``ev_*``, ``idx_*``, ``y_*`` and (covariates) ``X_<param>``
         that :class:`CompiledModel` swaps between datasets.
     """
-    v = resolve_variant(variant, residuals)
+    v = resolve_variant(variant, residuals, person_correlation)
     mode = check_mode(v, mode)
     inp = (
         data
@@ -155,12 +168,13 @@ def build_model(
     T = inp.n_days
     spec = parse(person_covariates, v)
     X = _covariate_matrices(spec, data, covariate_data)
-    coords = {k: np.asarray(c) for k, c in inp.coords.items()} | spec.coords()
+    coords = {k: np.asarray(c) for k, c in inp.coords.items()} | spec.coords() | corr.model_coords(v)
     with pm.Model(coords=coords) as model:
         model.asem_variant = v.name  # type: ignore[attr-defined]
         model.asem_mode = mode  # type: ignore[attr-defined]
         model.asem_covariates = spec  # type: ignore[attr-defined]
         model.asem_residuals = v.residuals  # type: ignore[attr-defined]
+        model.asem_person_correlation = v.person_correlation  # type: ignore[attr-defined]
         sc = sampling_coords.plan(v) if reparam else None
         model.asem_coords = sc  # type: ignore[attr-defined]
         arrays = inp.data_arrays(v.residuals)
@@ -177,16 +191,27 @@ def build_model(
             elif prm.name not in sheared:
                 p[prm.name] = prm.prior.pymc(prm.name)
 
-        def person(pp):
-            shift = _covariate_term(pp, X)  # X @ beta, or 0 for a parameter without covariates
+        # Correlated effects (docs/model.md section 18): the sampler's w of each named parameter,
+        # z = sign(y) * w where its spread is folded; they read no population mean, so they come first.
+        joint = corr.model_effects(v, _folded_signs(v, signed)) if v.person_correlation else {}
+
+        def effect(pp):
+            """The parameter's scale and effect, ``lin = mu + shift + scale * effect``."""
+            if pp.name in joint:
+                w, y = joint[pp.name], signed.get(pp.sd)
+                pm.Deterministic(f"{pp.name}_z", w if y is None else pt.sign(y) * w, dims=D.PERSON_DIMS)
+                return (p[pp.sd] if y is None else y), w
             if pp.sd in signed:
                 y = signed[pp.sd]
                 zr = pm.Normal(pp.name + sampling_coords.RAW_Z, 0.0, 1.0, dims=D.PERSON_DIMS)
                 pm.Deterministic(f"{pp.name}_z", pt.sign(y) * zr, dims=D.PERSON_DIMS)
-                lin = p[pp.mu] + shift + y * zr
-            else:
-                z = pm.Normal(f"{pp.name}_z", 0.0, 1.0, dims=D.PERSON_DIMS)
-                lin = p[pp.mu] + shift + p[pp.sd] * z
+                return y, zr
+            return p[pp.sd], pm.Normal(f"{pp.name}_z", 0.0, 1.0, dims=D.PERSON_DIMS)
+
+        def person(pp):
+            shift = _covariate_term(pp, X)  # X @ beta, or 0 for a parameter without covariates
+            scale, z = effect(pp)
+            lin = p[pp.mu] + shift + scale * z
             p[pp.name] = pm.Deterministic(pp.name, pp.apply_link(pt, lin), dims=D.PERSON_DIMS)
             latent[pp.name] = lin  # the day loop starts from the linear predictor, not atanh(s0)
 
@@ -246,6 +271,11 @@ def build_model(
                 pm.Bernoulli(key, logit_p=lg.transpose(1, 2, 0).reshape((-1,))[idx], observed=y)
     model.asem_inputs = inp  # type: ignore[attr-defined]
     return model
+
+
+def _folded_signs(v: Variant, signed: Mapping[str, Any]) -> dict[str, Any]:
+    """``sign(y)`` of each person parameter whose spread is sampled folded as ``y`` (asem_bayes.coords)."""
+    return {pp.name: pt.sign(signed[pp.sd]) for pp in v.person_params if pp.sd in signed}
 
 
 def _linked_normal(name: str, mu_obs: Any, sigma: Any, y: Any, arrays: Mapping[str, np.ndarray], kind: str, p: Any):
@@ -355,9 +385,13 @@ def point_from_params(model: pm.Model, variant: str | Variant, params: Mapping[s
 
     Person-level parameters are mapped back to their standardised ``*_z``; e.g. to evaluate
     the log density at a simulation's true parameters: ``point_from_params(model, "asem",
-    true_params(study))``.
+    true_params(study))``. A model with correlated person-level effects (docs/model.md section
+    18) also needs their correlations ``corr_<a>_<b>`` in ``params``; the variant's options are
+    the model's own.
     """
-    v = get_variant(variant)
+    # the model's options; a copy of the model (e.g. freeze_dims_and_data) keeps its coords only
+    correlated = getattr(model, "asem_person_correlation", None) or model.coords.get(D.PERSON_PARAM) or ()
+    v = resolve_variant(variant, getattr(model, "asem_residuals", ()), tuple(correlated))
     values: dict[str, np.ndarray] = {k: np.asarray(params[k], dtype=float) for k in v.param_names}
     spec = getattr(model, "asem_covariates", None) or PersonCovariates(v.name)
     for pp in v.person_params:
@@ -373,6 +407,9 @@ def point_from_params(model: pm.Model, variant: str | Variant, params: Mapping[s
         for sd, name in sc.folded:  # the mirror with y > 0
             values[sd + sampling_coords.SIGNED] = values[sd]
             values[name + sampling_coords.RAW_Z] = values[f"{name}_z"]
+    if v.person_correlation:
+        z = {n: values[f"{n}_z"] for n in v.person_correlation}
+        values.update(corr.sampler_values(v, z, params))
     point = {}
     for rv in model.free_RVs:
         value_var = model.rvs_to_values[rv]
@@ -674,6 +711,9 @@ class CompiledModel:
     residuals : sequence of {"ar1", "partner"}
         Extensions of the daily ratings' residuals, as in :func:`build_model`; recorded in the
         fit's ``attrs["residuals"]``.
+    person_correlation : sequence of str
+        Person-level parameters with correlated effects, as in :func:`build_model`; recorded in
+        the fit's ``attrs["person_correlation"]`` (e.g. ``"s0,o0"``).
     """
 
     def __init__(
@@ -688,10 +728,11 @@ class CompiledModel:
         reparam: bool = True,
         person_covariates: CovariateSpecLike | PersonCovariates = None,
         residuals: Sequence[str] = (),
+        person_correlation: Sequence[str] = (),
     ) -> None:
         if sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
-        self.variant = resolve_variant(variant, residuals)
+        self.variant = resolve_variant(variant, residuals, person_correlation)
         self.mode = check_mode(self.variant, mode)
         self.sampler = sampler
         self.missing_events = missing_events
@@ -801,9 +842,11 @@ class CompiledModel:
         sample_seconds = time.perf_counter() - t0
         dt = _keep_groups(dt, ("posterior", "sample_stats"))
         sc = self.model.asem_coords
-        if sc is not None:  # sampler-only coordinates: the schema parameters are in the posterior
-            post = dt.posterior.to_dataset()
-            dt["posterior"] = post.drop_vars([n for n in sc.sampler_only_names() if n in post])
+        # sampler-only coordinates: the schema parameters are in the posterior
+        sampler_only = [*(sc.sampler_only_names() if sc is not None else ()), *corr.SAMPLER_ONLY]
+        post = dt.posterior.to_dataset()
+        if any(n in post for n in sampler_only):
+            dt["posterior"] = post.drop_vars([n for n in sampler_only if n in post])
         dt["observed_data"] = observed_dataset(inp, data)
         dt["constant_data"] = constant_dataset(inp).merge(self.person_covariates.dataset(data))
         if loo_unit is not None:
@@ -827,6 +870,8 @@ class CompiledModel:
         )
         if self.variant.residuals:
             dt.attrs["residuals"] = ",".join(self.variant.residuals)
+        if self.variant.person_correlation:
+            dt.attrs["person_correlation"] = ",".join(self.variant.person_correlation)
         return dt
 
 
@@ -853,6 +898,7 @@ def fit(
     reparam: bool = True,
     person_covariates: CovariateSpecLike | PersonCovariates = None,
     residuals: Sequence[str] = (),
+    person_correlation: Sequence[str] = (),
 ) -> xr.DataTree:
     """Fit an ASEM variant to a diary study.
 
@@ -887,6 +933,10 @@ def fit(
     residuals : sequence of {"ar1", "partner"}
         Extensions of the daily ratings' residuals (docs/model.md section 17; default none):
         carry-over (``"ar1"``) or the partners' same-day correlation (``"partner"``).
+    person_correlation : sequence of str
+        Person-level parameters whose effects are correlated across persons (docs/model.md
+        section 18; default none), e.g. ``("s0", "o0")``: the posterior holds their correlations
+        ``corr_<a>_<b>``.
 
     Returns
     -------
@@ -904,6 +954,7 @@ def fit(
         reparam=reparam,
         person_covariates=person_covariates,
         residuals=residuals,
+        person_correlation=person_correlation,
     )
     return cm.fit(
         data,

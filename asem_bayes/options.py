@@ -25,6 +25,8 @@ __all__ = [
     "PARTNER_CONDITIONINGS",
     "ApimKind",
     "APIM_KINDS",
+    "CorrelatedParam",
+    "CORRELATED_PARAMS",
 ]
 
 Mode = Literal["conditional", "joint"]
@@ -64,3 +66,12 @@ ApimKind = Literal["contemporaneous", "lagged"]
 stability (the person's own rating the day before) and influence (the partner's rating the day
 before)."""
 APIM_KINDS: tuple[ApimKind, ...] = get_args(ApimKind)
+
+CorrelatedParam = Literal[
+    "s0", "o0", "theta_pos", "theta_neg", "theta_pos_s", "theta_neg_s", "theta_pos_o", "theta_neg_o", "c_A", "c_V"
+]
+"""A person-level parameter whose standardised effect may be correlated with others' across
+persons (``person_correlation``, docs/model.md section 18): the person-level parameters of the
+registered variants (each variant has some of them: ``uniform`` shares ``theta_pos``,
+``theta_neg`` between the working models, ``stable`` has no learning rates)."""
+CORRELATED_PARAMS: tuple[CorrelatedParam, ...] = get_args(CorrelatedParam)

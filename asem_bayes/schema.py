@@ -14,7 +14,7 @@ import numpy as np
 
 from asem_bayes.dims import COVARIATE, PERSON_DIMS
 
-__all__ = ["Prior", "Param", "PersonParam", "Variant", "SchemaError"]
+__all__ = ["Prior", "Param", "PersonParam", "Variant", "SchemaError", "correlation_name"]
 
 
 class SchemaError(ValueError):
@@ -89,6 +89,12 @@ def _scaled_beta(name: str, alpha: float, beta: float, **kw: Any):
         return 2.0 * pm.Beta.dist(a, b, size=size) - 1.0
 
     return pm.CustomDist(name, alpha, beta, dist=dist, transform=Interval(-1.0, 1.0), **kw)
+
+
+def correlation_name(a: str, b: str) -> str:
+    """Name of the correlation between the standardised effects of person parameters ``a`` and
+    ``b`` (docs/model.md section 18): ``corr_<a>_<b>``."""
+    return f"corr_{a}_{b}"
 
 
 def N(mu: float, sigma: float) -> Prior:  # noqa: N802 - reads like the maths
@@ -227,6 +233,11 @@ class Variant:
         Extensions of the daily ratings' residuals this schema includes (``"ar1"``,
         ``"partner"``; docs/model.md section 17), with their parameters among ``params``. Empty
         for the registered variants; :func:`asem_bayes.residuals.with_residuals` adds them.
+    person_correlation : tuple of str
+        Person-level parameters whose standardised effects are correlated across persons (an LKJ
+        prior on their correlation matrix; docs/model.md section 18), in the order of
+        ``person_params``; empty (independent effects) for the registered variants.
+        :func:`asem_bayes.person_correlation.with_person_correlation` sets it.
     """
 
     name: str
@@ -238,6 +249,7 @@ class Variant:
     fatigue: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
     residuals: tuple[str, ...] = ()
+    person_correlation: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.params] + [p.name for p in self.person_params]
@@ -263,6 +275,13 @@ class Variant:
     def person_param_names(self) -> list[str]:
         return [p.name for p in self.person_params]
 
+    @property
+    def correlation_names(self) -> list[str]:
+        """Names of the correlations among the ``person_correlation`` effects, one per pair in the
+        order of ``person_correlation`` (``corr_<a>_<b>``, ``a`` before ``b``)."""
+        names = self.person_correlation
+        return [correlation_name(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
+
     def param(self, name: str) -> Param:
         for p in self.params:
             if p.name == name:
@@ -278,8 +297,9 @@ class Variant:
         return {p.name: float(p.prior.draw(rng)) for p in self.params}
 
     def check(self, values: Mapping[str, Any]) -> None:
-        """Raise :class:`SchemaError` for unknown names or population values out of bounds."""
-        known = set(self.param_names) | set(self.person_param_names)
+        """Raise :class:`SchemaError` for unknown names or population values out of bounds
+        (a correlation of ``person_correlation`` must lie in (-1, 1))."""
+        known = set(self.param_names) | set(self.person_param_names) | set(self.correlation_names)
         unknown = sorted(set(values) - known)
         if unknown:
             raise SchemaError(f"variant {self.name!r} has no parameter(s) {unknown}; known: {sorted(known)}")
@@ -289,3 +309,6 @@ class Variant:
                 lo, hi = p.bounds
                 if not np.all(np.isfinite(v)) or np.any(v <= lo) or np.any(v >= hi):
                     raise SchemaError(f"parameter {p.name}={values[p.name]!r} outside its bounds {p.bounds}")
+        for name in self.correlation_names:
+            if name in values and not -1.0 < float(values[name]) < 1.0:
+                raise SchemaError(f"correlation {name}={values[name]!r} outside (-1, 1)")

@@ -16,6 +16,7 @@ import xarray as xr
 
 from asem_bayes import dims as D  # noqa: N812 - short, used on every line
 from asem_bayes import dynamics
+from asem_bayes import person_correlation as corr
 from asem_bayes.covariates import (
     CovariateError,
     PersonCovariates,
@@ -129,16 +130,32 @@ def draw_person_params(
     For the initial working models (``tanh`` link) the linear predictor is also returned, as
     ``s0_latent`` and ``o0_latent``: the day loop starts from it, so an initial model that rounds
     to +-1 in float64 still has its finite latent.
+
+    With correlated effects (``variant.person_correlation``, docs/model.md section 18) ``pop``
+    holds their correlations ``corr_<a>_<b>``, and the named parameters' ``z`` are the same
+    independent draws times the Cholesky factor of that correlation matrix (so the other
+    parameters' draws, and with zero correlations all of them, are those without the option).
     """
     shift = shift or {}
+    z = {pp.name: rng.standard_normal((n_dyads, 2)) for pp in variant.person_params}
+    z.update(_correlated(variant, pop, z))
     out = {}
     for pp in variant.person_params:
-        z = rng.standard_normal((n_dyads, 2))
-        lin = pop[pp.mu] + shift.get(pp.name, 0.0) + pop[pp.sd] * z
+        lin = pop[pp.mu] + shift.get(pp.name, 0.0) + pop[pp.sd] * z[pp.name]
         out[pp.name] = pp.apply_link(np, lin)
         if pp.name in _INITIAL:
             out[f"{pp.name}_latent"] = lin
     return out
+
+
+def _correlated(variant: Variant, pop: Mapping[str, Any], z: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The option's effects correlated with ``pop``'s correlations (none without the option)."""
+    names = variant.person_correlation
+    if not names:
+        return {}
+    R = corr.correlation_matrix(variant, pop)
+    joint = corr.correlate(np.stack([z[n] for n in names], axis=-1), R)
+    return {n: joint[..., j] for j, n in enumerate(names)}
 
 
 _INITIAL = ("s0", "o0")  # the initial working models, whose latents start the day loop
@@ -157,19 +174,21 @@ def resolve_params(
     from their priors, and a mapping overrides reference values (person-level values may be
     given as scalars or (dyad, person) arrays; missing ones are drawn from the population, with
     the covariate terms ``shift`` of :func:`draw_person_params`; given ones are taken as they are).
+    The correlations of ``variant.person_correlation`` (``corr_<a>_<b>``) are population values
+    too: reference 0.3 each, drawn from the ``LKJ(2)`` prior with ``"prior"``.
     """
     if params is None:
         given: dict[str, Any] = {}
-        pop = variant.defaults()
+        pop = variant.defaults() | corr.reference_values(variant)
     elif isinstance(params, str):
         if params != "prior":
             raise ValueError(f"params must be None, 'prior' or a mapping, got {params!r}")
         given = {}
-        pop = variant.draw_prior(rng)
+        pop = variant.draw_prior(rng) | corr.prior_values(variant, rng)
     else:
         given = dict(params)
         variant.check(given)
-        pop = variant.defaults()
+        pop = variant.defaults() | corr.reference_values(variant)
         pop.update({k: float(v) for k, v in given.items() if k in pop})
     person = draw_person_params(variant, pop, n_dyads, rng, shift)
     for name in variant.person_param_names:
@@ -208,6 +227,7 @@ def simulate(
     covariates: Mapping[str, Any] | None = None,
     effects: Mapping[str, Mapping[str, float]] | None = None,
     residuals: Sequence[str] = (),
+    person_correlation: Sequence[str] = (),
 ) -> xr.Dataset:
     """Simulate a dyadic daily-diary study from an ASEM variant.
 
@@ -245,6 +265,14 @@ def simulate(
         join the variant's (``params`` may set them; reference value 0.3); the residual process
         runs on every day, missed ones included. Continuous ratings only; one option at a time.
         Without options the same seed gives the same study as before.
+    person_correlation : sequence of str
+        Person-level parameters whose standardised effects are correlated across persons, e.g.
+        ``("s0", "o0")`` (docs/model.md section 18; default none, or those of a ``variant`` built
+        by :func:`asem_bayes.person_correlation.with_person_correlation`). Their correlations
+        ``corr_<a>_<b>`` join the parameters (``params`` may set them; reference value 0.3 each,
+        ``params="prior"`` draws them from the ``LKJ(2)`` prior) and are stored with the other
+        true parameters; ``attrs["person_correlation"]`` names the parameters. The independent
+        draws are those without the option, so zero correlations give the same study.
 
     Returns
     -------
@@ -261,6 +289,7 @@ def simulate(
     """
     v = get_variant(variant)
     v = with_residuals(v, tuple(residuals) or v.residuals)
+    v = corr.with_person_correlation(v, tuple(person_correlation) or v.person_correlation)
     design = design or Design()
     design.validate()
     refuse_likert(v.residuals, design.likert)
@@ -402,6 +431,7 @@ def simulate(
         data_vars[prm.name] = ((), float(p[prm.name]), {"role": D.ROLE_PARAMETER, "meaning": prm.meaning})
     for pp in v.person_params:
         data_vars[pp.name] = (D.PERSON_DIMS, p[pp.name], {"role": D.ROLE_PARAMETER, "meaning": pp.meaning})
+    data_vars.update(_correlation_vars(v, p))
     for name in D.EVENTS:
         x = ev_store[name]
         # Shared events are stored once per dyad-day; the person-day variable is a view.
@@ -419,6 +449,8 @@ def simulate(
     )
     if v.residuals:
         ds.attrs["residuals"] = ",".join(v.residuals)
+    if v.person_correlation:
+        ds.attrs["person_correlation"] = ",".join(v.person_correlation)
     if spec:
         ds.attrs["person_covariates"] = spec.to_json()
     return ds
@@ -454,6 +486,16 @@ def _effect_vars(spec: PersonCovariates, beta: Mapping[str, np.ndarray]) -> dict
             attrs={"role": D.ROLE_PARAMETER, "meaning": meaning},
         )
     return out
+
+
+def _correlation_vars(v: Variant, p: Mapping[str, Any]) -> dict[str, tuple[tuple[()], float, dict[str, str]]]:
+    """The true correlations of the option's person-level effects as study variables (role parameter)."""
+    names = v.person_correlation
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
+    return {
+        c: ((), float(p[c]), {"role": D.ROLE_PARAMETER, "meaning": f"correlation of the person effects of {a} and {b}"})
+        for c, (a, b) in zip(v.correlation_names, pairs, strict=True)
+    }
 
 
 def _noisy(mu: np.ndarray, sigma: Any, z: np.ndarray, out: np.ndarray) -> None:

@@ -15,12 +15,11 @@ import numpy as np
 import pytensor.tensor as pt
 import pytest
 from pymc.model.transform.optimization import freeze_dims_and_data
-from pytensor.graph.fg import FunctionGraph
-from pytensor.link.jax.dispatch import jax_funcify
+from pymc.sampling.jax import get_jaxified_graph
 
 import asem_bayes as ab
 from asem_bayes import coords
-from asem_bayes.model import build_model, point_from_params
+from asem_bayes.model import build_model, point_from_params, resolve_variant
 
 # JAX: compiles these small graphs in seconds, where numba or the C linker (cold cache) take
 # minutes; the day loop is the scan of dynamics.step, which the JAX linker knows
@@ -30,14 +29,18 @@ VARIANTS = ["stable", "uniform", "asem", "buffer_enhances", "asem_fatigue"]
 
 
 @functools.cache
-def _pair(variant: str):
-    study = ab.simulate(variant, n_dyads=3, n_days=8, seed=4)
-    built = build_model(study, variant, trajectories=False, kernel="scan")
+def _pair(variant: str, person_correlation: tuple[str, ...] = ()):
+    """The sheared and the schema-coordinate model of a small study (with correlated person-level
+    effects when ``person_correlation`` names them, docs/model.md section 18)."""
+    study = ab.simulate(variant, n_dyads=3, n_days=8, seed=4, person_correlation=person_correlation)
+    opts = {"trajectories": False, "kernel": "scan", "person_correlation": person_correlation}
+    built = build_model(study, variant, **opts)
     # JAX traces shapes statically: dims and data become constants (same value variables)
     sheared = freeze_dims_and_data(built)
-    schema = freeze_dims_and_data(build_model(study, variant, trajectories=False, reparam=False, kernel="scan"))
-    v = ab.get_variant(variant)
+    schema = freeze_dims_and_data(build_model(study, variant, reparam=False, **opts))
+    v = resolve_variant(variant, person_correlation=person_correlation)
     names = [*v.param_names, *v.person_param_names, *(f"{pp.name}_z" for pp in v.person_params)]
+    names += v.correlation_names
     ins = sheared.value_vars
     # the schema model's value variables as functions of the sheared model's
     by_name = {vv.name: vv for vv in ins}
@@ -56,8 +59,9 @@ def _pair(variant: str):
         on_unused_input="ignore",
         mode=_MODE,
     )
-    # The Jacobian of that map: JAX's forward-mode autodiff of the same PyTensor graph
-    jfn = jax_funcify(FunctionGraph(ins, [flat_out], clone=True))
+    # The Jacobian of that map: JAX's forward-mode autodiff of the same PyTensor graph, after the
+    # JAX mode's rewrites (they fold the constant size of an LKJ factor, which JAX needs static)
+    jfn = get_jaxified_graph(inputs=ins, outputs=[flat_out])
     start = sheared.initial_point()
     shapes = [np.shape(start[vv.name]) for vv in ins]
     cuts = np.cumsum([int(np.prod(sh)) for sh in shapes])[:-1]
@@ -87,12 +91,27 @@ _DEFAULT = ("asem", "uniform")
 
 @pytest.mark.parametrize("variant", [v if v in _DEFAULT else pytest.param(v, marks=pytest.mark.slow) for v in VARIANTS])
 def test_sheared_density_is_the_schema_density(variant):
-    study, v, sheared, schema, names, f, schema_logp = _pair(variant)
+    _check_identity(variant)
+
+
+@pytest.mark.slow  # another 20-30 s of JAX tracing and compiling
+def test_sheared_density_is_the_schema_density_with_correlated_effects():
+    """Correlated person-level effects (docs/model.md section 18), among them one with a folded
+    spread: the two models share the correlated effects' variables, which map by name where the
+    folded spread's ``y`` is positive (elsewhere the mirror point, tests/test_person_correlation.py)."""
+    _check_identity("asem", ("s0", "o0", "theta_pos_s"))
+
+
+def _check_identity(variant: str, person_correlation: tuple[str, ...] = ()) -> None:
+    study, v, sheared, schema, names, f, schema_logp = _pair(variant, person_correlation)
     plan = coords.plan(variant)
-    assert set(plan.sampler_only_names()) <= {vv.name for vv in sheared.value_vars}
+    correlated = {name + coords.RAW_Z for _, name in plan.folded if name in person_correlation}
+    assert set(plan.sampler_only_names()) - correlated <= {vv.name for vv in sheared.value_vars}
     assert bool(plan.folded) == ab.get_variant(variant).changes  # the learning-rate spreads
+    positive = {sd + coords.SIGNED for sd, name in plan.folded if name in person_correlation}
     rows = []
     for u in _points(sheared, 5, seed=1):
+        u = {k: np.abs(x) if k in positive else x for k, x in u.items()}
         lp, J, vals = f(u)
         params = dict(zip(names, vals, strict=True))
         theirs = schema_logp(point_from_params(schema, variant, params))

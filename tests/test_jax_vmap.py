@@ -21,6 +21,8 @@ pytest.importorskip("blackjax")
 
 from asem_bayes import jax_model as J  # noqa: E402
 from asem_bayes.inputs import prepare_inputs  # noqa: E402
+from asem_bayes.person_correlation import with_person_correlation  # noqa: E402
+from asem_bayes.registry import get_variant  # noqa: E402
 from asem_bayes.simulate import Design, simulate  # noqa: E402
 
 J.enable_x64()
@@ -36,6 +38,12 @@ CASES = {
     "stable-conditional": ("stable", "conditional", Design()),
     "uniform-conditional": ("uniform", "conditional", Design()),
     "buffer_enhances-joint": ("buffer_enhances", "joint", Design()),
+    # correlated person-level effects (docs/model.md section 18), a folded spread among them
+    "asem-person-correlation": (
+        with_person_correlation(get_variant("asem"), ("s0", "o0", "theta_pos_s")),
+        "conditional",
+        Design(),
+    ),
 }
 
 
@@ -81,8 +89,9 @@ def _points(jm: J.JaxModel, n: int, seed: int = 0) -> list[dict[str, np.ndarray]
 
 
 # The default suite checks three cases (continuous ratings with missing cells, Likert ratings,
-# a variant without change); `make test-slow` adds the other variants and the joint mode.
-SLOW_CASES = {"asem_fatigue-joint", "buffer_enhances-joint", "uniform-conditional"}
+# a variant without change); `make test-slow` adds the other variants, the joint mode and the
+# correlated person-level effects.
+SLOW_CASES = {"asem_fatigue-joint", "buffer_enhances-joint", "uniform-conditional", "asem-person-correlation"}
 
 
 @pytest.mark.parametrize(

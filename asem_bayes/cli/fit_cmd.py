@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from asem_bayes.options import LOO_UNITS, MISSING_EVENT_POLICIES, MODES, RESIDUALS, SAMPLERS
+from asem_bayes.options import CORRELATED_PARAMS, LOO_UNITS, MISSING_EVENT_POLICIES, MODES, RESIDUALS, SAMPLERS
 from asem_bayes.study import SHARED_EVENT_POLICIES, SharedEventPolicy
 
 
@@ -59,6 +59,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="an extension of the daily ratings' residuals: 'ar1' (carry-over from day to day) or 'partner' "
         "(the partners' same-day correlation); continuous ratings only (docs/model.md section 17)",
     )
+    p.add_argument(
+        "--person-correlation",
+        type=correlated_params,
+        default=(),
+        metavar="NAMES",
+        help="person-level parameters whose effects are correlated across persons (an LKJ(2) prior on their "
+        f"correlation), comma-separated, e.g. 's0,o0'; from {', '.join(CORRELATED_PARAMS)}, those the variant "
+        "has (docs/model.md section 18)",
+    )
     p.add_argument("--ppc", action="store_true", help="add posterior predictive draws")
     p.add_argument(
         "--schema-coordinates",
@@ -73,6 +82,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="no progress on stderr (by default: a progress bar on a terminal, else timestamped lines)",
     )
     p.set_defaults(func=run)
+
+
+def correlated_params(text: str) -> tuple[str, ...]:
+    """``--person-correlation``'s value, ``"s0,o0"``, as names checked against
+    :data:`asem_bayes.options.CORRELATED_PARAMS` (the variant checks that it has them)."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    bad = [n for n in names if n not in CORRELATED_PARAMS]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown person-level parameter(s) {bad}; choose from {CORRELATED_PARAMS}")
+    return names
 
 
 def read_study(path: Path, mapping: Path | None = None, shared_events: SharedEventPolicy | None = None):
@@ -135,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
         reparam=not args.schema_coordinates,
         person_covariates=args.covariates,
         residuals=(args.residuals,) if args.residuals else (),
+        person_correlation=args.person_correlation,
     )
     result = model.fit(
         args.seed,
