@@ -116,12 +116,13 @@ class JaxModel:
         self.design_key = example.design_key
         self.n_dyads, self.n_days, self.likert = example.n_dyads, example.n_days, example.likert
         self.coords = {k: np.asarray(c) for k, c in example.coords.items()}
-        self._shapes = {k: np.shape(x) for k, x in example.data_arrays().items()}
+        self._shapes = {k: np.shape(x) for k, x in example.data_arrays(self.variant.residuals).items()}
         self.data_names = tuple(self._shapes)
         start = self.model.initial_point()
         self.value_vars = tuple(ValueVar(v.name, tuple(np.shape(start[v.name]))) for v in self.model.value_vars)
         self._start = {k: np.asarray(x, dtype=float) for k, x in start.items()}
-        self.param_names = (*self.variant.param_names, *self.variant.person_param_names)
+        v = self.variant
+        self.param_names = (*v.param_names, *v.person_param_names, *v.correlation_names)
         logp = _jaxify(self.model, [self.model.logp()], self.data_names)
         outs = self.model.replace_rvs_by_values([self.model[n] for n in self.param_names])
         params = _jaxify(self.model, outs, self.data_names)
@@ -133,7 +134,7 @@ class JaxModel:
         """The data arrays of one dataset (numpy; stack several with :func:`stack_data`)."""
         if inp.design_key != self.design_key:
             raise DataError(f"dataset design {inp.design_key} differs from the model's design {self.design_key}")
-        arrays = inp.data_arrays()
+        arrays = inp.data_arrays(self.variant.residuals)
         if set(arrays) != set(self._shapes):
             raise DataError(f"dataset has data {sorted(arrays)}, the model was built for {sorted(self._shapes)}")
         for k, x in arrays.items():

@@ -23,6 +23,7 @@ from asem_bayes import jax_model as J  # noqa: E402
 from asem_bayes.inputs import prepare_inputs  # noqa: E402
 from asem_bayes.person_correlation import with_person_correlation  # noqa: E402
 from asem_bayes.registry import get_variant  # noqa: E402
+from asem_bayes.residuals import with_residuals  # noqa: E402
 from asem_bayes.simulate import Design, simulate  # noqa: E402
 
 J.enable_x64()
@@ -38,6 +39,9 @@ CASES = {
     "stable-conditional": ("stable", "conditional", Design()),
     "uniform-conditional": ("uniform", "conditional", Design()),
     "buffer_enhances-joint": ("buffer_enhances", "joint", Design()),
+    # the residual options (docs/model.md section 17): links to the earlier observation as data
+    "asem-ar1": (with_residuals(get_variant("asem"), ("ar1",)), "conditional", Design(missing_items=0.2)),
+    "asem-partner": (with_residuals(get_variant("asem"), ("partner",)), "conditional", Design(missing_items=0.2)),
     # correlated person-level effects (docs/model.md section 18), a folded spread among them
     "asem-person-correlation": (
         with_person_correlation(get_variant("asem"), ("s0", "o0", "theta_pos_s")),
@@ -89,9 +93,12 @@ def _points(jm: J.JaxModel, n: int, seed: int = 0) -> list[dict[str, np.ndarray]
 
 
 # The default suite checks three cases (continuous ratings with missing cells, Likert ratings,
-# a variant without change); `make test-slow` adds the other variants, the joint mode and the
-# correlated person-level effects.
-SLOW_CASES = {"asem_fatigue-joint", "buffer_enhances-joint", "uniform-conditional", "asem-person-correlation"}
+# a variant without change); `make test-slow` adds the other variants, the joint mode,
+# the residual options and the correlated person-level effects.
+SLOW_CASES = {
+    "asem_fatigue-joint", "buffer_enhances-joint", "uniform-conditional", "asem-person-correlation", "asem-ar1",
+    "asem-partner",
+}
 
 
 @pytest.mark.parametrize(

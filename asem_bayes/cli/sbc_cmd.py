@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from asem_bayes.options import FIT_BACKENDS, MODES
+from asem_bayes.cli.fit_cmd import correlated_params
+from asem_bayes.options import FIT_BACKENDS, MODES, RESIDUALS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -25,6 +26,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dyads", type=int, default=50, help="dyads per simulated study (default 50)")
     p.add_argument("--days", type=int, default=28, help="diary days per simulated study (default 28)")
     p.add_argument("--likert", type=int, default=None, help="simulate 1..K Likert ratings instead of continuous ones")
+    p.add_argument("--residuals", choices=RESIDUALS, default=None,
+                   help="calibrate the variant with this residual option (docs/model.md section 17)")
+    p.add_argument("--person-correlation", type=correlated_params, default=(), metavar="NAMES",
+                   help="calibrate the variant with correlated effects of these person-level parameters, "
+                   "e.g. 's0,o0' (docs/model.md section 18)")
     p.add_argument("--draws", type=int, default=500, help="posterior draws per chain (default 500)")
     p.add_argument("--tune", type=int, default=500, help="warm-up draws per chain (default 500)")
     p.add_argument("--chains", type=int, default=2, help="chains per fit (default 2)")
@@ -83,8 +89,11 @@ def run(args: argparse.Namespace) -> int:
             sd_scale=0.5 if args.mock == "narrow" else 1.0, use_likelihood=args.mock != "no-likelihood"
         )
     else:
-        gen = AsemGenerator(args.variant, args.dyads, args.days, mode=args.mode, likert=args.likert)
+        options = dict(residuals=(args.residuals,) if args.residuals else (),
+                       person_correlation=args.person_correlation)
+        gen = AsemGenerator(args.variant, args.dyads, args.days, mode=args.mode, likert=args.likert, **options)
         common = dict(
+            **options,
             mode=gen.mode,
             draws=args.draws,
             tune=args.tune,

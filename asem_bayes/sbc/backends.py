@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,21 +30,37 @@ import xarray as xr
 
 from asem_bayes.registry import get_variant
 from asem_bayes.sbc.quantities import AsemLogLik, NormalLogLik, Parameters, TrajectoryChange
+from asem_bayes.schema import Variant
 
-__all__ = ["NutpieBackend", "MockBackend", "informed_params"]
+__all__ = ["NutpieBackend", "MockBackend", "informed_params", "with_options", "options_spec"]
 
 
-def informed_params(variant: str, mode: str) -> list[str]:
-    """Population parameters the data inform in a mode.
+def informed_params(variant: str | Variant, mode: str) -> list[str]:
+    """Population parameters the data inform in a mode (with the variant's options: the
+    residual parameters and the correlations of correlated person-level effects).
 
     In the conditional mode the event-model parameters (group ``events``) do not enter the
     likelihood, their posterior is their prior, and ranking them tests nothing.
     """
     v = get_variant(variant)
-    return [p.name for p in v.params if mode == "joint" or p.group != "events"]
+    return [p.name for p in v.params if mode == "joint" or p.group != "events"] + list(v.correlation_names)
 
 
-def asem_quantities(variant: str, mode: str, missing_events: str = "error") -> list[Any]:
+def with_options(variant: str, residuals: Sequence[str] = (), person_correlation: Sequence[str] = ()) -> Variant:
+    """The registered variant with its options (docs/model.md sections 17 and 18)."""
+    from asem_bayes.model import resolve_variant
+
+    return resolve_variant(variant, residuals, person_correlation)
+
+
+def options_spec(residuals: Sequence[str], person_correlation: Sequence[str]) -> dict[str, list[str]]:
+    """The options for a run's stored settings; none when unset, so runs stored before the
+    options existed still resume."""
+    out = {"residuals": list(residuals), "person_correlation": list(person_correlation)}
+    return {k: v for k, v in out.items() if v}
+
+
+def asem_quantities(variant: str | Variant, mode: str, missing_events: str = "error") -> list[Any]:
     """Default SBC test quantities of an ASEM variant: the informed population parameters, the
     log-likelihood of the data, and (for variants whose working models move) their change."""
     qs: list[Any] = [Parameters(informed_params(variant, mode)), AsemLogLik(variant, mode, missing_events)]
@@ -79,6 +96,10 @@ class NutpieBackend:
         Threads per fit (default: one per chain).
     missing_events : str
         Missing-event policy of the model (see :func:`asem_bayes.inputs.prepare_inputs`).
+    residuals : tuple of {"ar1", "partner"}
+        Residual option of the variant (docs/model.md section 17; default none).
+    person_correlation : tuple of str
+        Person-level parameters with correlated effects (docs/model.md section 18; default none).
     compiled : CompiledModel or None
         A model already compiled in this process for the same design (e.g. a test fixture);
         only usable when the run executes inline (``workers=0``). Not part of :meth:`spec`.
@@ -94,6 +115,8 @@ class NutpieBackend:
     target_accept: float = 0.8
     cores: int | None = None
     missing_events: str = "error"
+    residuals: tuple[str, ...] = ()
+    person_correlation: tuple[str, ...] = ()
     compiled: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -107,12 +130,15 @@ class NutpieBackend:
             raise ValueError(f"variant {v.name!r} needs mode='joint' (fatigue lives in the event model)")
         object.__setattr__(self, "variant", v.name)
         object.__setattr__(self, "mode", mode)
+        full = with_options(v.name, self.residuals, self.person_correlation)  # validates the options
+        object.__setattr__(self, "residuals", tuple(full.residuals))
+        object.__setattr__(self, "person_correlation", tuple(full.person_correlation))
         for name in ("draws", "chains", "thin"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.compiled is not None:
             c = self.compiled
-            if c.variant.name != v.name or c.mode != self.mode or c.sampler != self.sampler:
+            if c.variant != full or c.mode != self.mode or c.sampler != self.sampler:
                 raise ValueError(
                     f"the compiled model is {c.variant.name!r}/{c.mode}/{c.sampler}, the backend asks for "
                     f"{v.name!r}/{self.mode}/{self.sampler}"
@@ -129,13 +155,18 @@ class NutpieBackend:
             "target_accept": self.target_accept,
             "cores": self.cores,
             "missing_events": self.missing_events,
+            **options_spec(self.residuals, self.person_correlation),
         }
 
     def cache_key(self) -> str:
         return json.dumps(self.spec(), sort_keys=True)
 
+    def resolved(self) -> Variant:
+        """The variant with this backend's options."""
+        return with_options(self.variant, self.residuals, self.person_correlation)
+
     def quantities(self) -> list[Any]:
-        return asem_quantities(self.variant, self.mode, self.missing_events)
+        return asem_quantities(self.resolved(), self.mode, self.missing_events)
 
     def prepare(self, example: xr.Dataset) -> _NutpieFitter:
         from asem_bayes.model import CompiledModel
@@ -149,6 +180,8 @@ class NutpieBackend:
             sampler=self.sampler,
             missing_events=self.missing_events,
             trajectories=False,  # SBC recomputes trajectories from the stored person parameters
+            residuals=self.residuals,
+            person_correlation=self.person_correlation,
         )
         return _NutpieFitter(self, cm)
 
@@ -162,7 +195,7 @@ class _NutpieFitter:
         from asem_bayes.diagnostics import diagnose
 
         b = self.backend
-        v = get_variant(b.variant)
+        v = b.resolved()
         t0 = time.perf_counter()
         tree = self.cm.fit(
             data,
@@ -175,9 +208,9 @@ class _NutpieFitter:
             target_accept=b.target_accept,
         )
         seconds = time.perf_counter() - t0
-        informed = informed_params(b.variant, b.mode)
+        informed = informed_params(v, b.mode)
         diag = diagnose(tree, var_names=informed)
-        keep = [n for n in v.param_names + v.person_param_names if n in tree.posterior]
+        keep = [n for n in [*v.param_names, *v.person_param_names, *v.correlation_names] if n in tree.posterior]
         post = _thin(tree.posterior.to_dataset()[keep], b.thin)
         diagnostics = xr.Dataset(
             {

@@ -16,6 +16,7 @@ import xarray as xr
 
 from asem_bayes import dims as D  # noqa: N812 - the project's convention
 from asem_bayes.registry import get_variant
+from asem_bayes.schema import Variant
 
 __all__ = ["Generator", "AsemGenerator", "NormalGenerator", "DEFAULT_EXOGENOUS_EVENTS"]
 
@@ -71,6 +72,11 @@ class AsemGenerator:
         Trait-questionnaire days (None: first and last day).
     missing_items : float
         Probability that a daily rating is missing (missing at random, so calibration holds).
+    residuals : tuple of {"ar1", "partner"}
+        Residual option of the variant (docs/model.md section 17; default none).
+    person_correlation : tuple of str
+        Person-level parameters with correlated effects (docs/model.md section 18; default none);
+        their correlations are drawn from the LKJ prior with the other parameters.
     """
 
     variant: str = "asem"
@@ -81,6 +87,8 @@ class AsemGenerator:
     likert: int | None = None
     wave_days: tuple[int, ...] | None = None
     missing_items: float = 0.0
+    residuals: tuple[str, ...] = ()
+    person_correlation: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         from asem_bayes.model import MODES, default_mode
@@ -90,6 +98,9 @@ class AsemGenerator:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         object.__setattr__(self, "mode", mode)
+        full = self.resolved()  # validates the options
+        object.__setattr__(self, "residuals", tuple(full.residuals))
+        object.__setattr__(self, "person_correlation", tuple(full.person_correlation))
         if mode == "joint" and self.exogenous_events is not None:
             raise ValueError(
                 "the joint mode scores events with the event model, so its SBC must simulate events "
@@ -112,10 +123,16 @@ class AsemGenerator:
             exogenous_events=self.exogenous_events,
         )
 
+    def resolved(self) -> Variant:
+        """The variant with this generator's options."""
+        from asem_bayes.sbc.backends import with_options
+
+        return with_options(self.variant, self.residuals, self.person_correlation)
+
     def generate(self, seed: int) -> tuple[xr.Dataset, xr.Dataset]:
         from asem_bayes.simulate import simulate
 
-        ds = simulate(self.variant, self.n_dyads, self.n_days, params="prior", design=self.design(), seed=seed)
+        ds = simulate(self.resolved(), self.n_dyads, self.n_days, params="prior", design=self.design(), seed=seed)
         is_param = [n for n, v in ds.data_vars.items() if v.attrs.get("role") == D.ROLE_PARAMETER]
         truth = ds[is_param]
         data = ds.drop_vars(is_param)
@@ -123,13 +140,24 @@ class AsemGenerator:
 
     def prior_var(self) -> dict[str, float]:
         """Prior variance of each population parameter (Monte Carlo, fixed seed), for contraction."""
+        from asem_bayes.person_correlation import prior_values
+
         rng = np.random.default_rng(0)
-        return {p.name: float(np.var(p.prior.draw(rng, 100_000))) for p in get_variant(self.variant).params}
+        v = self.resolved()
+        out = {p.name: float(np.var(p.prior.draw(rng, 100_000))) for p in v.params}
+        if v.correlation_names:  # the LKJ prior's marginals
+            draws = [prior_values(v, rng) for _ in range(4000)]
+            out |= {n: float(np.var([d[n] for d in draws])) for n in v.correlation_names}
+        return out
 
     def spec(self) -> dict[str, Any]:
+        from asem_bayes.sbc.backends import options_spec
+
         d = asdict(self)
         d["wave_days"] = None if self.wave_days is None else list(self.wave_days)
-        return {"class": type(self).__name__, **d}
+        for k in ("residuals", "person_correlation"):
+            del d[k]
+        return {"class": type(self).__name__, **d, **options_spec(self.residuals, self.person_correlation)}
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ import numpy as np
 import xarray as xr
 
 from asem_bayes.registry import get_variant
+from asem_bayes.sbc.backends import options_spec, with_options
+from asem_bayes.schema import Variant
 
 __all__ = ["JaxVmapBackend", "JaxFitter", "without_jax_note"]
 
@@ -62,6 +64,10 @@ class JaxVmapBackend:
         Compute in float64 like the PyMC model (``False``: float32, faster on most GPUs).
     missing_events : str
         Missing-event policy (see :func:`asem_bayes.inputs.prepare_inputs`).
+    residuals : tuple of {"ar1", "partner"}
+        Residual option of the variant (docs/model.md section 17; default none).
+    person_correlation : tuple of str
+        Person-level parameters with correlated effects (docs/model.md section 18; default none).
     """
 
     variant: str = "asem"
@@ -75,6 +81,8 @@ class JaxVmapBackend:
     batch_size: int = 100
     x64: bool = True
     missing_events: str = "error"
+    residuals: tuple[str, ...] = ()
+    person_correlation: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         from asem_bayes.model import check_mode
@@ -82,6 +90,9 @@ class JaxVmapBackend:
         v = get_variant(self.variant)
         object.__setattr__(self, "variant", v.name)
         object.__setattr__(self, "mode", check_mode(v, self.mode))
+        full = self.resolved()  # validates the options
+        object.__setattr__(self, "residuals", tuple(full.residuals))
+        object.__setattr__(self, "person_correlation", tuple(full.person_correlation))
         for name in ("draws", "chains", "thin", "batch_size", "tune", "max_tree_depth"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -109,7 +120,12 @@ class JaxVmapBackend:
                     "missing_events",
                 )
             },
+            **options_spec(self.residuals, self.person_correlation),
         }
+
+    def resolved(self) -> Variant:
+        """The variant with this backend's options."""
+        return with_options(self.variant, self.residuals, self.person_correlation)
 
     def cache_key(self) -> str:
         return json.dumps(self.spec(), sort_keys=True)
@@ -117,7 +133,7 @@ class JaxVmapBackend:
     def quantities(self) -> list[Any]:
         from asem_bayes.sbc.backends import asem_quantities
 
-        return asem_quantities(self.variant, self.mode, self.missing_events)
+        return asem_quantities(self.resolved(), self.mode, self.missing_events)
 
     def settings(self):
         """The sampler settings (:class:`asem_bayes.jax_model.SamplerSettings`)."""
@@ -145,7 +161,7 @@ class JaxFitter:
         if backend.x64:
             jax_model.enable_x64()
         self.backend = backend
-        self.model = jax_model.JaxModel(self._inputs(example), backend.variant, backend.mode)
+        self.model = jax_model.JaxModel(self._inputs(example), backend.resolved(), backend.mode)
         self.compile_seconds = 0.0
 
     def _inputs(self, data: xr.Dataset):
@@ -180,7 +196,7 @@ class JaxFitter:
 
             cfg = replace(cfg, thin=thin)
         arrays = [self.model.data(self._inputs(d)) for d in datasets]
-        informed = informed_params(b.variant, b.mode)
+        informed = informed_params(b.resolved(), b.mode)
         results: list[tuple[xr.Dataset, xr.Dataset]] = []
         for start in range(0, len(arrays), b.batch_size):
             chunk = arrays[start : start + b.batch_size]

@@ -24,6 +24,7 @@ import xarray as xr
 
 from asem_bayes import dims as D  # noqa: N812 - the project's convention
 from asem_bayes.registry import get_variant
+from asem_bayes.schema import Variant
 
 __all__ = [
     "TestQuantity",
@@ -91,8 +92,10 @@ class AsemLogLik:
     kind = "derived"
     names = ("loglik",)
 
-    def __init__(self, variant: str = "asem", mode: str = "conditional", missing_events: str = "error") -> None:
-        self.variant = get_variant(variant).name
+    def __init__(
+        self, variant: str | Variant = "asem", mode: str = "conditional", missing_events: str = "error"
+    ) -> None:
+        self.variant = get_variant(variant)  # with its options, if any
         self.mode = mode
         self.missing_events = missing_events
 
@@ -103,11 +106,11 @@ class AsemLogLik:
         inp = prepare_inputs(data, joint=self.mode == "joint", missing_events=self.missing_events)
         post = params.rename({SAMPLE: "draw"}).expand_dims("chain", 0)
         post = post.assign_coords(chain=[0], draw=np.arange(post.sizes["draw"]))
-        ll = log_likelihood(post, inp, get_variant(self.variant), self.mode, unit="dyad")["log_lik"]
+        ll = log_likelihood(post, inp, self.variant, self.mode, unit="dyad")["log_lik"]
         return {"loglik": ll.sum(D.DYAD).values.reshape(-1)}
 
     def __repr__(self) -> str:
-        return f"AsemLogLik({self.variant!r}, {self.mode!r})"
+        return f"AsemLogLik({self.variant.name!r}, {self.mode!r})"
 
 
 class TrajectoryChange:
@@ -120,15 +123,15 @@ class TrajectoryChange:
     kind = "derived"
     names = ("self_change", "others_change")
 
-    def __init__(self, variant: str = "asem", missing_events: str = "error") -> None:
-        self.variant = get_variant(variant).name
+    def __init__(self, variant: str | Variant = "asem", missing_events: str = "error") -> None:
+        self.variant = get_variant(variant)  # with its options, if any
         self.missing_events = missing_events
 
     def __call__(self, params: xr.Dataset, data: xr.Dataset) -> dict[str, np.ndarray]:
         from asem_bayes.inputs import prepare_inputs
         from asem_bayes.model import states_numpy
 
-        v = get_variant(self.variant)
+        v = self.variant
         inp = prepare_inputs(data, missing_events=self.missing_events)
         S, O, _ = states_numpy(v, asem_param_arrays(params, v), inp.events)  # (day, n, dyad, person)
         return {
@@ -137,7 +140,7 @@ class TrajectoryChange:
         }
 
     def __repr__(self) -> str:
-        return f"TrajectoryChange({self.variant!r})"
+        return f"TrajectoryChange({self.variant.name!r})"
 
 
 class NormalLogLik:
