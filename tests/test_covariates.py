@@ -217,6 +217,7 @@ def test_numpy_log_likelihood_needs_no_change_for_covariates():
     assert got == pytest.approx(expected, rel=1e-9, abs=1e-6)
 
 
+@pytest.mark.slow  # moved from the default suite to keep it under 10 minutes on 2 cores
 def test_sheared_density_with_covariates_is_the_schema_density():
     """The sampling coordinates read the initial working models, which now include X @ beta:
     the sheared model's density is still the schema model's plus the log-Jacobian of the map

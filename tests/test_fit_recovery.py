@@ -72,6 +72,7 @@ def stable_fit(changing_study):
     return fit(changing_study, "stable", draws=300, tune=300, chains=2, seed=4, posterior_predictive=True)
 
 
+@pytest.mark.slow  # moved from the default suite to keep it under 10 minutes on 2 cores
 def test_stable_misfits_trait_change_where_asem_fits(stable_fit, changing_study, compiled_asem):
     """The control that must fail: `stable` cannot move the working models, so it cannot
     reproduce how the trait scores changed between the waves of data simulated from `asem`."""

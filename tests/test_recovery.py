@@ -146,6 +146,7 @@ def test_model_recovery_by_kfold(tmp_path, compiled_asem):
         run_model_recovery(tmp_path / "x", kfold=1)
 
 
+@pytest.mark.slow  # moved from the default suite to keep it under 10 minutes on 2 cores
 def test_model_recovery_survives_damaged_checkpoints(tmp_path):
     """One fit file truncated, another overwritten with garbage: reading the store warns naming
     them (no xarray IO-backend error), and resuming sets them aside and fits them again."""

@@ -120,6 +120,7 @@ def test_familywise_bands_hold_the_joint_false_alarm_rate():
         familywise_prob(PROB, 0)
 
 
+@pytest.mark.slow  # moved from the default suite to keep it under 10 minutes on 2 cores
 def test_familywise_check_still_fails_miscalibrated_backends(tmp_path):
     narrow = _run(tmp_path / "narrow", MockBackend(sd_scale=0.5))
     assert not narrow.passed(PROB, familywise=True)
