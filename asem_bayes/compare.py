@@ -364,6 +364,17 @@ class FairComparison:
         """The table to read: exact K-fold where it was run, else PSIS-LOO."""
         return self.kfold if self.kfold is not None else self.psis
 
+    def report(self) -> str:
+        """The tables and the comparison in words: PSIS-LOO first where exact K-fold also ran
+        (the K-fold table is then the one to read), the legend, :meth:`describe`."""
+        parts = []
+        if self.kfold is not None:
+            parts += ["PSIS-LOO (k_bad: units whose Pareto k is too high to trust it):",
+                      format_table(self.psis).to_string(), "", "exact K-fold cross-validation (the table to read):"]
+        shown = format_table(self.table)
+        parts += [shown.to_string(), legend(shown), "", self.describe()]
+        return "\n".join(parts)
+
     def describe(self) -> str:
         """The comparison in words: what was scored, the ranking and its caveats."""
         cond = {

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"SKIPPED: the Kashy diary data are not available under {args.data / 'kashy'}; nothing to compare.")
         return 0
     from asem_bayes.apim import apim_report, fit_apim
-    from asem_bayes.compare import fair_comparison, format_table, legend
+    from asem_bayes.compare import fair_comparison
     from asem_bayes.model import CompiledModel
 
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -154,15 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print()
         print(f"=== partner_conditioning={cond!r}, leave-out unit {args.unit} ({time.perf_counter() - t0:.0f} s) ===")
-        if res.kfold is not None:
-            print("PSIS-LOO:")
-            print(format_table(res.psis).to_string())
-            print(f"exact {args.kfold}-fold:")
-        shown = format_table(res.table)
-        print(shown.to_string())
-        print(legend(shown))
-        print()
-        print(res.describe())
+        print(res.report())
         if args.csv:
             out = args.csv.with_name(f"{args.csv.stem}_{cond}.csv")
             res.table.to_csv(out)

@@ -74,7 +74,7 @@ from scipy import stats as sps
 
 import asem_bayes as ab
 from asem_bayes import apim
-from asem_bayes.compare import about_as_good, compare, fair_comparison, format_table, legend
+from asem_bayes.compare import about_as_good, compare, fair_comparison, format_table
 from asem_bayes.coverage import coverage_report, uninformed_parameters
 from asem_bayes.data import load_diary
 from asem_bayes.diagnostics import summary_table
@@ -295,15 +295,7 @@ then the K-fold one.
 code(r"""
 def show(res):
     # The tables of one fair comparison, in words too.
-    if res.kfold is not None:
-        print("PSIS-LOO (k_bad: units whose Pareto k is too high to trust it):")
-        print(format_table(res.psis).to_string())
-        print(f"\nexact {KFOLD}-fold cross-validation (the table to read):")
-    shown = format_table(res.table)
-    print(shown.to_string())
-    print(legend(shown))
-    print()
-    print(res.describe())
+    print(res.report())
 
 
 comparisons = {}

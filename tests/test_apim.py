@@ -359,6 +359,8 @@ def test_fair_comparison_scores_every_model_on_the_same_ratings(compiled_asem, s
     assert res.kfold.attrs["method"] == "kfold" and res.table is res.kfold
     assert any("dropped from every model" in n for n in res.notes)
     assert "Fair comparison of 'state_anxiety'" in res.describe()
+    text = res.report()  # both tables (K-fold ran), the legend and the words
+    assert text.index("PSIS-LOO") < text.index("exact K-fold") < text.index(res.describe())
     # The compared log-likelihood of each model is its person-day score on the common cells.
     ll = res.trees["apim"].log_likelihood["log_lik"]
     by_day = apim_log_likelihood(fits["apim"].posterior.to_dataset(), apim_design(small_study, "state_anxiety"),
