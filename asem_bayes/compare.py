@@ -152,11 +152,12 @@ def compare(
 
     Parameters
     ----------
-    fits : mapping of str to xarray.DataTree, or of str to K-fold results
+    fits : mapping of str to xarray.DataTree, or of str to precomputed results
         Fits from :func:`asem_bayes.model.fit` (or :meth:`CompiledModel.fit`) with a
         ``log_likelihood`` group, all of the same data, mode and leave-out unit (compared by
         PSIS-LOO); or results of :func:`asem_bayes.kfold.kfold` of the same data, mode and unit
-        (compared by their exact K-fold elpd; no Pareto k applies).
+        (compared by their exact K-fold elpd; no Pareto k applies); or PSIS-LOO results a
+        model-recovery run stored (:func:`asem_bayes.recovery.loo_result`).
     method : {"stacking", "bb-pseudo-bma", "pseudo-bma"}
         How ArviZ computes the model weights.
     var_name : str
@@ -196,13 +197,19 @@ def compare(
     else:
         unit = _check_precomputed(fits)
         loos = fits
+        for name, res in loos.items():
+            problems += loo_problems(name, res, unit)
     table = az_compare(loos, method=method, round_to="none")  # raw numbers; rounding is for display
     table["n_units"] = [int(loos[n].n_data_points) for n in table.index]
     table["k_bad"] = [
         0 if loos[n].pareto_k is None else int(np.sum(np.asarray(loos[n].pareto_k) > loos[n].good_k))
         for n in table.index
     ]
-    table.attrs["method"] = "kfold" if not trees else "psis-loo"
+    # precomputed results: exact K-fold, or PSIS-LOO stored by a recovery run (asem_criterion)
+    criteria = {getattr(r, "asem_criterion", "kfold") for r in loos.values()}
+    if len(criteria) > 1:
+        raise ComparisonError(f"results of different criteria ({sorted(criteria)}); compare like with like")
+    table.attrs["method"] = "psis-loo" if trees else criteria.pop()
     table.attrs["problems"] = problems
     table.attrs["unit"] = unit
     if problems:

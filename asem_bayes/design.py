@@ -407,8 +407,10 @@ def _fit_tree(job: _Job) -> xr.DataTree:
         "sample_stats": tree.sample_stats.to_dataset()[["diverging"]],
         "truth": xr.Dataset({k: ((), float(x)) for k, x in truth.items() if np.ndim(x) == 0}),
     }
-    if job.loo:
-        groups["log_likelihood"] = tree.log_likelihood.to_dataset()
+    if job.loo:  # the pointwise PSIS-LOO, not the log-likelihood draws (about 500 times smaller)
+        from asem_bayes.recovery import loo_dataset
+
+        groups["loo"] = loo_dataset(tree, data)
     return xr.DataTree.from_dict(groups)
 
 
@@ -684,6 +686,7 @@ def _quantity_rows(design: StudyDesign, tree: xr.DataTree, quantities: Sequence[
 def _recovery_rows(store: Any, design: StudyDesign, mine: Mapping[tuple[str, int, str], str],
                    pairs: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
     from asem_bayes.compare import compare
+    from asem_bayes.recovery import loo_result
 
     rows = []
     reps = sorted({r for (_, r, _) in mine})
@@ -696,7 +699,10 @@ def _recovery_rows(store: Any, design: StudyDesign, mine: Mapping[tuple[str, int
                     continue
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    table = compare(trees)
+                    if all("loo" in t.children for t in trees.values()):
+                        table = compare({f: loo_result(t["loo"].to_dataset()) for f, t in trees.items()})
+                    else:  # stores written before fits kept only their pointwise LOO
+                        table = compare(trees)
                 other = b if true == a else a
                 rows.append({
                     "design": design.key, "pair": f"{a} vs {b}", "true": true, "rep": rep,

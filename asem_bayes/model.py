@@ -755,12 +755,15 @@ class CompiledModel:
         )
         self.compile_seconds = 0.0
         self._compiled = None
+        self.compile_cache = "off"
         if sampler == "nutpie":
-            import nutpie
+            from asem_bayes.compile_cache import compile_nutpie
 
             t0 = time.perf_counter()
-            self._compiled = nutpie.compile_pymc_model(self.model, backend="numba")
+            # on disk per design and code: a later process loads it (docs/performance.md)
+            self._compiled = compile_nutpie(self.model)
             self.compile_seconds = time.perf_counter() - t0
+            self.compile_cache = getattr(self._compiled, "cache_status", "off")
 
     def prepare(self, data: xr.Dataset) -> ModelInputs:
         """Validate a dataset for this model (its covariates included) and build its arrays."""
@@ -809,9 +812,11 @@ class CompiledModel:
         if self.sampler == "nutpie":
             import nutpie
 
+            from asem_bayes.compile_cache import data_names
+
             # The compiled density drops data containers it never reads (e.g. 'stable' never reads
             # ev_confidence); nutpie refuses updates of those, so pass only the ones it knows.
-            known = {var.name for var in self._compiled.shared_var_keys}
+            known = data_names(self._compiled)
             compiled = self._compiled.with_data(**{k: x for k, x in arrays.items() if k in known})
             dt = nutpie.sample(
                 compiled,
@@ -862,6 +867,7 @@ class CompiledModel:
             sampling_coordinates="schema" if sc is None else "sheared",
             seed=-1 if seed is None else int(seed),
             compile_seconds=float(self.compile_seconds),
+            compile_cache=self.compile_cache,
             sample_seconds=float(sample_seconds),
             loo_unit=loo_unit or "",
             notes="; ".join(inp.notes),

@@ -34,6 +34,9 @@ __all__ = [
     "load_recovery",
     "RecoveryResult",
     "DEFAULT_VARIANTS",
+    "loo_dataset",
+    "loo_result",
+    "compact_store",
 ]
 
 DEFAULT_VARIANTS: tuple[str, ...] = ("stable", "uniform", "asem", "buffer_enhances")
@@ -159,10 +162,16 @@ def fit_key(true: str, rep: int, candidate: str) -> str:
 
 
 def _dataset(s: _Settings, true: str, rep: int) -> xr.Dataset:
+    return _run_dataset(s.config(), true, rep)
+
+
+def _run_dataset(cfg: Mapping[str, Any], true: str, rep: int) -> xr.Dataset:
+    """Dataset ``rep`` of true variant ``true`` in the run whose settings are ``cfg``."""
     from asem_bayes.simulate import simulate
 
-    (seed,) = task_seeds(s.seed, (s.variants.index(true), rep), 1)
-    return simulate(true, s.n_dyads, s.n_days, params=None if s.params == "reference" else "prior", seed=seed)
+    (seed,) = task_seeds(int(cfg["seed"]), (list(cfg["variants"]).index(true), rep), 1)
+    params = None if cfg["params"] == "reference" else "prior"
+    return simulate(true, int(cfg["n_dyads"]), int(cfg["n_days"]), params=params, seed=seed)
 
 
 def _recovery_task(job: _RecJob) -> dict[str, Any]:
@@ -203,10 +212,10 @@ def _recovery_task(job: _RecJob) -> dict[str, Any]:
         }
         groups = {
             "/": xr.Dataset(attrs=attrs),
-            "posterior": post,
             "sample_stats": tree.sample_stats.to_dataset()[["diverging"]],
-            "log_likelihood": tree.log_likelihood.to_dataset(),
+            "loo": loo_dataset(tree, data),
             "truth": truth_ds,
+            **_stored_posterior(post, job.true, job.candidate),
         }
         if s.kfold:
             from asem_bayes.kfold import kfold
@@ -254,6 +263,111 @@ def kfold_result(ds: xr.Dataset) -> Any:
     # stores made before the split was shared across candidates have no fold record
     res.asem_folds = ds["fold"].values if "fold" in ds else None
     return res
+
+
+def _is_compact(tree: xr.DataTree) -> bool:
+    if "log_likelihood" in tree.children or "loo" not in tree.children:
+        return False
+    own = tree.attrs["true_variant"] == tree.attrs["fit_variant"]
+    if ("posterior" in tree.children) != own:
+        return False
+    post_ok = not own or all(v.dtype == np.float32 for v in tree["posterior"].to_dataset().data_vars.values())
+    return tree["loo"]["elpd_i"].dtype == np.float32 and post_ok
+
+
+def _stored_posterior(post: xr.Dataset, true: str, candidate: str) -> dict[str, xr.Dataset]:
+    """The posterior a recovery fit keeps: the population parameters in float32 where the
+    candidate is the true variant (parameter recovery reads them); nothing otherwise, since the
+    choice between candidates reads only the pointwise LOO."""
+    return {"posterior": post.astype("float32")} if candidate == true else {}
+
+
+def loo_dataset(tree: xr.DataTree, data: xr.Dataset | None = None, var_name: str = "log_lik") -> xr.Dataset:
+    """A fit's pointwise PSIS-LOO as a small Dataset, to store in place of its log-likelihood.
+
+    A recovery fit at the person-day keeps chains x draws x units log-likelihood values (about
+    50 MB at 100 x 56); comparing candidates needs only the pointwise elpd and Pareto k (about
+    100 kB). :func:`loo_result` turns the Dataset back into what :func:`asem_bayes.compare` takes.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fit with a ``log_likelihood`` group and the ``asem_mode`` and ``loo_unit`` attributes.
+    data : xarray.Dataset, optional
+        The fitted study; its fingerprint is stored so that results of different data are never
+        compared.
+    var_name : str
+        The log-likelihood variable.
+    """
+    from arviz_stats import loo
+
+    from asem_bayes.kfold import data_fingerprint
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Pareto k is stored and restated by compare()
+        res = loo(tree, pointwise=True, var_name=var_name)
+    unit = tree.attrs.get("loo_unit") or tree["log_likelihood"][var_name].attrs.get("unit") or "unknown"
+    return xr.Dataset(
+        # float32: its rounding moves an elpd sum of 10,000 units by about 0.01, far below its SE
+        {"elpd_i": res.elpd_i.astype("float32"), "pareto_k": res.pareto_k.astype("float32")},
+        attrs={
+            "elpd": float(res.elpd), "se": float(res.se), "p": float(res.p), "n_samples": int(res.n_samples),
+            "good_k": float(res.good_k), "asem_unit": str(unit), "asem_mode": str(tree.attrs.get("asem_mode")),
+            "asem_data": data_fingerprint(data) if data is not None else "unknown",
+        },
+    )
+
+
+def loo_result(ds: xr.Dataset) -> Any:
+    """A stored PSIS-LOO Dataset (:func:`loo_dataset`) back as the ``ELPDData`` that
+    :func:`asem_bayes.compare` takes."""
+    from arviz_stats.utils import ELPDData
+
+    a = ds.attrs
+    res = ELPDData(
+        elpd=float(a["elpd"]), se=float(a["se"]), p=float(a["p"]), n_samples=int(a["n_samples"]),
+        n_data_points=int(ds["elpd_i"].size), scale="log", warning=bool((ds["pareto_k"] > a["good_k"]).any()),
+        good_k=float(a["good_k"]), elpd_i=ds["elpd_i"].astype("float64"), pareto_k=ds["pareto_k"],
+    )
+    res.asem_unit, res.asem_mode, res.asem_data = a["asem_unit"], a["asem_mode"], a["asem_data"]
+    res.asem_criterion = "psis-loo"
+    return res
+
+
+def compact_store(out: str | Path) -> int:
+    """Replace the ``log_likelihood`` group of every stored fit of a recovery run by its PSIS-LOO.
+
+    For stores written before fits kept only their pointwise LOO (and their posterior only
+    where the candidate is the true variant): the comparison gives the same table, and the run
+    directory shrinks several hundredfold. Each file is rewritten atomically
+    with a new checksum, so an interrupted call leaves every fit whole.
+
+    Returns
+    -------
+    int
+        The number of fits rewritten.
+    """
+    store = Store(out)
+    done = 0
+    for key in store.keys():
+        tree = store.read_fit(key)
+        if _is_compact(tree):
+            continue
+        keep = ("sample_stats", "truth", "kfold")
+        groups = {name: node.to_dataset() for name, node in tree.children.items() if name in keep}
+        groups["/"] = tree.to_dataset()
+        if "log_likelihood" in tree.children:
+            data = _run_dataset(store.config, tree.attrs["true_variant"], int(tree.attrs["rep"]))
+            groups["loo"] = loo_dataset(tree, data)
+        else:
+            loo = tree["loo"].to_dataset()
+            groups["loo"] = loo.assign(elpd_i=loo["elpd_i"].astype("float32"))
+        if "posterior" in tree.children:
+            groups |= _stored_posterior(tree["posterior"].to_dataset(), tree.attrs["true_variant"],
+                                        tree.attrs["fit_variant"])
+        store.write_fit(key, xr.DataTree.from_dict(groups))
+        done += 1
+    return done
 
 
 def _recovery_batch(jobs: list[_RecJob]) -> list[dict[str, Any]]:
@@ -333,9 +447,15 @@ def _recovery_jax_batch(jobs: list[_RecJob]) -> list[dict[str, Any]]:
         return xr.DataTree.from_dict(
             {
                 "/": xr.Dataset(attrs=attrs),
-                "posterior": post[[p for p in v.param_names if p in post]],
+                **_stored_posterior(post[[p for p in v.param_names if p in post]], job.true, cand),
                 "sample_stats": xr.Dataset({"diverging": draws}),
-                "log_likelihood": log_likelihood(post, inp, v, s.mode, s.loo_unit),
+                "loo": loo_dataset(
+                    xr.DataTree.from_dict(
+                        {"/": xr.Dataset(attrs=attrs), "posterior": post,  # PSIS's relative ESS needs it
+                         "log_likelihood": log_likelihood(post, inp, v, s.mode, s.loo_unit)}
+                    ),
+                    data,
+                ),
                 "truth": xr.Dataset({k: ((), float(x)) for k, x in truth.items() if np.ndim(x) == 0}),
             }
         )
@@ -526,7 +646,9 @@ def load_recovery(out: str | Path, reps: int | None = None) -> RecoveryResult:
                 warnings.simplefilter("ignore")
                 if use_kfold:
                     table = compare({c: kfold_result(t["kfold"].to_dataset()) for c, t in trees.items()})
-                else:
+                elif all("loo" in t.children for t in trees.values()):
+                    table = compare({c: loo_result(t["loo"].to_dataset()) for c, t in trees.items()})
+                else:  # stores written before fits kept only their pointwise LOO
                     table = compare(trees)
             for cand in trees:
                 loo_rows.append(

@@ -522,6 +522,7 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=300, help="calls per timing repeat")
     ap.add_argument("--no-check", action="store_true", help="skip the checks against PyMC")
     args = ap.parse_args()
+    from asem_bayes.compile_cache import logp_dlogp
     from asem_bayes.inputs import prepare_inputs
     from asem_bayes.model import CompiledModel
 
@@ -540,7 +541,7 @@ def main() -> None:
     t0 = time.perf_counter()
     cm = CompiledModel(study, "asem", trajectories=False)
     wall = time.perf_counter() - t0
-    fn = cm._compiled.logp_func
+    fn = logp_dlogp(cm._compiled)  # the C callback nutpie calls while sampling
     x = np.random.default_rng(0).normal(0, 0.1, cm._compiled.n_dim)
     t_pkg = cpu_per_call(lambda: fn(x), args.calls)
     pdays = args.dyads * 2 * args.days

@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 import asem_bayes as ab
+from asem_bayes.compile_cache import logp_dlogp
 from asem_bayes.model import CompiledModel
 
 
@@ -25,7 +26,7 @@ def main() -> None:
     t0 = time.perf_counter()
     cm = CompiledModel(study, variant, trajectories=False)
     print(f"compile: {time.perf_counter() - t0:.1f} s wall")
-    fn = cm._compiled.logp_func
+    fn = logp_dlogp(cm._compiled)  # the C callback nutpie calls while sampling
     n_dim = cm._compiled.n_dim
     x = np.random.default_rng(0).normal(0, 0.1, n_dim)
     fn(x)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# The tests' compiled models go to their own cache (shared by the xdist workers), not the user's.
+os.environ.setdefault("ASEM_COMPILE_CACHE", str(Path(tempfile.gettempdir()) / "asem-bayes-test-compiled"))
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

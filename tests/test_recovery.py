@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 import asem_bayes as ab
 from asem_bayes.recovery import RecoveryResult, load_recovery, parameter_recovery, run_model_recovery
@@ -173,3 +174,68 @@ def test_model_recovery_survives_damaged_checkpoints(tmp_path):
     assert again.run.fitted == 2 and not again.failed
     assert set(again.parameters["rep"]) == {0, 1, 2}
     assert {p.name for p in (tmp_path / "mr" / "damaged").iterdir()} == {truncated.name, garbage.name}
+
+
+def _ll_tree(rng: np.random.Generator, shift: float, *, true: str = "stable", rep: int = 0) -> xr.DataTree:
+    """A stand-in fit: log-likelihood draws at the person-day of 3 dyads x 2 persons x 5 days."""
+    ll = rng.normal(-1.0 + shift, 0.3, size=(2, 200, 3, 2, 5))
+    ll[:, :, 0, 0, 0] += rng.normal(0, 3.0, size=(2, 200))  # one influential unit: Pareto k above 0.7
+    dims = ("chain", "draw", "dyad", "person", "day")
+    attrs = {"asem_mode": "joint", "loo_unit": "person-day", "true_variant": true, "fit_variant": "stable", "rep": rep}
+    return xr.DataTree.from_dict({
+        "/": xr.Dataset(attrs=attrs),
+        "posterior": xr.Dataset({"sigma_A": (("chain", "draw"), rng.normal(1, 0.1, (2, 200)))}),
+        "log_likelihood": xr.Dataset({"log_lik": (dims, ll)}),
+    })
+
+
+def test_stored_loo_compares_as_the_log_likelihood_does():
+    """A recovery fit keeps its pointwise PSIS-LOO, not its log-likelihood draws: the comparison
+    table (elpd, differences, their SE, weights, bad Pareto k) is the same either way."""
+    from asem_bayes.compare import ComparisonError, compare
+    from asem_bayes.recovery import loo_dataset, loo_result
+
+    rng = np.random.default_rng(11)
+    trees = {"stable": _ll_tree(rng, 0.0), "asem": _ll_tree(rng, 0.05)}
+    with pytest.warns(UserWarning, match="Pareto k"):
+        full = compare(trees)
+    data = ab.simulate("stable", 3, 5, seed=1)
+    stored = {n: loo_result(loo_dataset(t, data)) for n, t in trees.items()}
+    with pytest.warns(UserWarning, match="Pareto k"):
+        small = compare(stored)
+    cols = ["elpd", "elpd_diff", "dse", "se", "weight", "k_bad", "n_units"]
+    pd.testing.assert_frame_equal(small[cols], full[cols], rtol=1e-5)  # elpd_i is stored in float32
+    assert small.attrs["method"] == "psis-loo" and small.attrs["unit"] == "person-day"
+    # results of different data are refused (control: the fingerprint is checked)
+    other = loo_result(loo_dataset(trees["asem"], ab.simulate("stable", 3, 5, seed=2)))
+    with pytest.raises(ComparisonError, match="data"):
+        compare({"stable": stored["stable"], "asem": other})
+
+
+def test_compact_store_replaces_log_likelihood_by_loo(tmp_path):
+    """An old store's fits lose their log-likelihood draws for the pointwise LOO, with new
+    checksums; the fingerprint is that of the run's own dataset."""
+    from asem_bayes.kfold import data_fingerprint
+    from asem_bayes.recovery import _run_dataset, compact_store, fit_key, loo_result
+    from asem_bayes.sbc.runner import Store
+
+    cfg = {"kind": "model_recovery", "variants": ["stable", "asem"], "candidates": ["stable", "asem"],
+           "n_dyads": 3, "n_days": 5, "params": "reference", "seed": 7, "mode": "joint"}
+    store = Store(tmp_path / "mr", cfg)
+    rng = np.random.default_rng(3)
+    tree = _ll_tree(rng, 0.0, true="asem", rep=1)
+    store.write_fit(fit_key("asem", 1, "stable"), tree)
+    assert compact_store(tmp_path / "mr") == 1
+    assert compact_store(tmp_path / "mr") == 0  # already compact
+    again = Store(tmp_path / "mr", cfg)  # reopening checks every checksum: nothing set aside
+    assert not (tmp_path / "mr" / "damaged").exists()
+    new = again.read_fit(fit_key("asem", 1, "stable"))
+    # another candidate's fit keeps no posterior (the choice reads the LOO only)
+    assert "log_likelihood" not in new.children and "posterior" not in new.children
+    assert new["loo"]["elpd_i"].dtype == np.float32
+    res = loo_result(new["loo"].to_dataset())
+    assert res.asem_data == data_fingerprint(_run_dataset(cfg, "asem", 1))
+    from arviz_stats import loo
+
+    with pytest.warns(UserWarning):
+        assert res.elpd == pytest.approx(loo(tree, var_name="log_lik").elpd)
