@@ -272,7 +272,7 @@ def _is_compact(tree: xr.DataTree) -> bool:
     if ("posterior" in tree.children) != own:
         return False
     post_ok = not own or all(v.dtype == np.float32 for v in tree["posterior"].to_dataset().data_vars.values())
-    return tree["loo"]["elpd_i"].dtype == np.float32 and post_ok
+    return tree["loo"]["elpd_i"].dtype == np.float32 and tree["loo"]["pareto_k"].dtype == np.float16 and post_ok
 
 
 def _stored_posterior(post: xr.Dataset, true: str, candidate: str) -> dict[str, xr.Dataset]:
@@ -307,15 +307,23 @@ def loo_dataset(tree: xr.DataTree, data: xr.Dataset | None = None, var_name: str
         warnings.simplefilter("ignore", UserWarning)  # Pareto k is stored and restated by compare()
         res = loo(tree, pointwise=True, var_name=var_name)
     unit = tree.attrs.get("loo_unit") or tree["log_likelihood"][var_name].attrs.get("unit") or "unknown"
-    return xr.Dataset(
-        # float32: its rounding moves an elpd sum of 10,000 units by about 0.01, far below its SE
-        {"elpd_i": res.elpd_i.astype("float32"), "pareto_k": res.pareto_k.astype("float32")},
+    # float32: its rounding moves an elpd sum of 10,000 units by about 0.01, far below its SE;
+    # Pareto k is only compared with thresholds (0.5-1), which float16 resolves
+    return _compressed(xr.Dataset(
+        {"elpd_i": res.elpd_i.astype("float32"), "pareto_k": res.pareto_k.astype("float16")},
         attrs={
             "elpd": float(res.elpd), "se": float(res.se), "p": float(res.p), "n_samples": int(res.n_samples),
             "good_k": float(res.good_k), "asem_unit": str(unit), "asem_mode": str(tree.attrs.get("asem_mode")),
             "asem_data": data_fingerprint(data) if data is not None else "unknown",
         },
-    )
+    ))
+
+
+def _compressed(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with every variable written zlib-compressed (netCDF keeps the setting in ``encoding``)."""
+    for var in ds.data_vars.values():
+        var.encoding.update(zlib=True, complevel=4, shuffle=True)
+    return ds
 
 
 def loo_result(ds: xr.Dataset) -> Any:
@@ -327,7 +335,7 @@ def loo_result(ds: xr.Dataset) -> Any:
     res = ELPDData(
         elpd=float(a["elpd"]), se=float(a["se"]), p=float(a["p"]), n_samples=int(a["n_samples"]),
         n_data_points=int(ds["elpd_i"].size), scale="log", warning=bool((ds["pareto_k"] > a["good_k"]).any()),
-        good_k=float(a["good_k"]), elpd_i=ds["elpd_i"].astype("float64"), pareto_k=ds["pareto_k"],
+        good_k=float(a["good_k"]), elpd_i=ds["elpd_i"].astype("float64"), pareto_k=ds["pareto_k"].astype("float64"),
     )
     res.asem_unit, res.asem_mode, res.asem_data = a["asem_unit"], a["asem_mode"], a["asem_data"]
     res.asem_criterion = "psis-loo"
@@ -361,7 +369,8 @@ def compact_store(out: str | Path) -> int:
             groups["loo"] = loo_dataset(tree, data)
         else:
             loo = tree["loo"].to_dataset()
-            groups["loo"] = loo.assign(elpd_i=loo["elpd_i"].astype("float32"))
+            groups["loo"] = _compressed(loo.assign(elpd_i=loo["elpd_i"].astype("float32"),
+                                                   pareto_k=loo["pareto_k"].astype("float16")))
         if "posterior" in tree.children:
             groups |= _stored_posterior(tree["posterior"].to_dataset(), tree.attrs["true_variant"],
                                         tree.attrs["fit_variant"])

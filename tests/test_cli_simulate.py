@@ -77,6 +77,22 @@ def test_simulate_netcdf_writes_the_full_dataset_with_design_options(tmp_path: P
     assert set(np.unique(y[~np.isnan(y)])) <= set(range(1, 8))
 
 
+def test_simulate_with_the_observation_model_extensions(tmp_path: Path):
+    """``--residuals`` and ``--person-correlation`` simulate what ``simulate(...)`` does with them;
+    without them the study differs (control: the options reach the simulator)."""
+    out = tmp_path / "ext.nc"
+    base = ["simulate", "--dyads", "4", "--days", "10", "--seed", "5", "--quiet", "--out", str(out)]
+    assert main([*base, "--residuals", "partner", "--person-correlation", "s0,o0"]) == 0
+    ds = xr.load_dataset(out, engine="h5netcdf")
+    want = ab.simulate("asem", 4, 10, seed=5, residuals=("partner",), person_correlation=("s0", "o0"))
+    xr.testing.assert_identical(ds, want)
+    assert main(base) == 0
+    assert not xr.load_dataset(out, engine="h5netcdf").equals(want)
+    with pytest.raises(SystemExit) as err:  # a usage error, naming the parameter
+        main([*base, "--person-correlation", "s0,nonesuch"])
+    assert err.value.code == 2
+
+
 def test_simulate_parquet_prior_and_exogenous(tmp_path: Path):
     out = tmp_path / "study.parquet"
     args = ["simulate", "--dyads", "4", "--days", "10", "--seed", "5", "--out", str(out), "--prior",

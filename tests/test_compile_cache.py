@@ -31,6 +31,8 @@ def _child(cache: str) -> list[str]:
     env = {**__import__("os").environ, "ASEM_COMPILE_CACHE": cache}
     res = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env, check=False)
     assert res.returncode == 0, res.stderr[-3000:]
+    warned = [ln for ln in res.stderr.splitlines() if "compile cache" in ln]
+    assert not warned, warned  # an entry that could not be loaded
     return next(ln for ln in res.stdout.splitlines() if ln.startswith("RESULT")).split()[1:]
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from asem_bayes.cli.fit_cmd import correlated_params
+from asem_bayes.options import RESIDUALS
 from asem_bayes.simulate import Design, simulate
 from asem_bayes.study import to_long
 
@@ -73,6 +75,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="set a parameter (repeatable), e.g. --set rho=0.1 --set x0=0.5")
     p.add_argument("--exogenous", type=_assignment, action="append", default=None, metavar="EVENT=RATE",
                    help="fixed daily event rates replacing the event model (repeatable), e.g. --exogenous threat=0.2")
+    p.add_argument("--residuals", choices=RESIDUALS, default=None,
+                   help="simulate the daily ratings with this residual extension: 'ar1' (carry-over) or 'partner' "
+                   "(the partners' same-day correlation); continuous ratings only (docs/model.md section 17)")
+    p.add_argument("--person-correlation", type=correlated_params, default=(), metavar="NAMES",
+                   help="draw these person-level parameters' effects correlated (LKJ(2)), e.g. 's0,o0' "
+                   "(docs/model.md section 18)")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=run)
 
@@ -94,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
         exogenous_events=dict(args.exogenous) if args.exogenous else None,
     )
     seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**32)
-    ds = simulate(args.variant, args.dyads, args.days, params=params, design=design, seed=seed)
+    ds = simulate(args.variant, args.dyads, args.days, params=params, design=design, seed=seed,
+                  residuals=(args.residuals,) if args.residuals else (), person_correlation=args.person_correlation)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".nc":
