@@ -24,7 +24,7 @@ import pandas as pd
 import xarray as xr
 
 from asem_bayes.registry import get_variant
-from asem_bayes.sbc.backends import informed_params
+from asem_bayes.sbc.backends import informed_params, with_options
 from asem_bayes.sbc.runner import RunCounts, Store, execute, guarded, task_seeds, worker_cached
 
 __all__ = [
@@ -42,7 +42,7 @@ __all__ = [
 DEFAULT_VARIANTS: tuple[str, ...] = ("stable", "uniform", "asem", "buffer_enhances")
 
 
-def prior_variances(variant: str) -> dict[str, float]:
+def prior_variances(variant: Any) -> dict[str, float]:
     """Prior variance of each population parameter of a variant (Monte Carlo, fixed seed)."""
     rng = np.random.default_rng(0)
     return {p.name: float(np.var(p.prior.draw(rng, 100_000))) for p in get_variant(variant).params}
@@ -53,7 +53,7 @@ def parameter_recovery(
     truth: Mapping[str, Any] | xr.Dataset,
     *,
     prob: float = 0.9,
-    variant: str | None = None,
+    variant: Any = None,
     names: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Compare the posterior of the population parameters with their true values.
@@ -66,7 +66,7 @@ def parameter_recovery(
         True values, e.g. :func:`asem_bayes.true_params` of a simulated study.
     prob : float
         Central interval probability for coverage.
-    variant : str or None
+    variant : str, Variant or None
         Variant whose priors give the prior variance for contraction (default: the fit's
         ``asem_variant`` attribute).
     names : sequence of str or None
@@ -136,6 +136,12 @@ class _Settings:
     # K-fold splits: one per dataset, shared by the candidates, stratified by person (stores made
     # before that used one random split per fit and must not be resumed with this code)
     kfold_split: str = "shared-stratified"
+    residuals: tuple[str, ...] = ()
+    person_correlation: tuple[str, ...] = ()
+
+    def variant(self, name: str) -> Any:
+        """Variant ``name`` with the run's observation-model options."""
+        return with_options(name, self.residuals, self.person_correlation)
 
     def config(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -146,6 +152,10 @@ class _Settings:
         if not self.kfold:  # likewise for stores made before K-fold existed
             d.pop("kfold")
             d.pop("kfold_split")
+        for k in ("residuals", "person_correlation"):  # and before the options existed
+            d[k] = list(d[k])
+            if not d[k]:
+                d.pop(k)
         return {"kind": "model_recovery", **d}
 
 
@@ -171,7 +181,9 @@ def _run_dataset(cfg: Mapping[str, Any], true: str, rep: int) -> xr.Dataset:
 
     (seed,) = task_seeds(int(cfg["seed"]), (list(cfg["variants"]).index(true), rep), 1)
     params = None if cfg["params"] == "reference" else "prior"
-    return simulate(true, int(cfg["n_dyads"]), int(cfg["n_days"]), params=params, seed=seed)
+    return simulate(true, int(cfg["n_dyads"]), int(cfg["n_days"]), params=params, seed=seed,
+                    residuals=tuple(cfg.get("residuals", ())),
+                    person_correlation=tuple(cfg.get("person_correlation", ())))
 
 
 def _recovery_task(job: _RecJob) -> dict[str, Any]:
@@ -183,8 +195,9 @@ def _recovery_task(job: _RecJob) -> dict[str, Any]:
         data = _dataset(s, job.true, job.rep)
         index = (s.variants.index(job.true), job.rep, 1000 + s.candidates.index(job.candidate))
         (fit_seed,) = task_seeds(s.seed, index, 1)
-        key = ("recovery", job.candidate, s.mode, s.n_dyads, s.n_days)
-        cm = worker_cached(key, lambda: CompiledModel(data, job.candidate, mode=s.mode, trajectories=False))
+        key = ("recovery", job.candidate, s.mode, s.n_dyads, s.n_days, *s.residuals, *s.person_correlation)
+        cm = worker_cached(key, lambda: CompiledModel(data, job.candidate, mode=s.mode, trajectories=False,
+                                                      residuals=s.residuals, person_correlation=s.person_correlation))
         tree = cm.fit(
             data,
             draws=s.draws,
@@ -195,8 +208,9 @@ def _recovery_task(job: _RecJob) -> dict[str, Any]:
             loo_unit=s.loo_unit,
             target_accept=s.target_accept,
         )
-        v = get_variant(job.candidate)
-        post = tree.posterior.to_dataset()[[n for n in v.param_names if n in tree.posterior]]
+        v = s.variant(job.candidate)
+        names = [*v.param_names, *v.correlation_names]
+        post = tree.posterior.to_dataset()[[n for n in names if n in tree.posterior]]
         truth = true_params(data)
         truth_ds = xr.Dataset({k: ((), float(x)) for k, x in truth.items() if np.ndim(x) == 0})
         attrs = {
@@ -394,7 +408,7 @@ def _recovery_jax_batch(jobs: list[_RecJob]) -> list[dict[str, Any]]:
 
     s = jobs[0].settings
     cand = jobs[0].candidate
-    v = get_variant(cand)
+    v = s.variant(cand)
     made: dict[int, tuple] = {}
     errors: dict[int, BaseException] = {}
     for n, job in enumerate(jobs):
@@ -412,6 +426,7 @@ def _recovery_jax_batch(jobs: list[_RecJob]) -> list[dict[str, Any]]:
             backend = JaxVmapBackend(
                 cand, mode=s.mode, draws=s.draws, tune=s.tune, chains=s.chains, thin=1,
                 target_accept=s.target_accept, batch_size=s.batch_size, x64=s.x64,
+                residuals=s.residuals, person_correlation=s.person_correlation,
             )
             key = ("recovery-jax", backend.cache_key(), s.n_dyads, s.n_days)
             fitter = worker_cached(key, lambda: backend.prepare(made[order[0]][0]))
@@ -456,7 +471,8 @@ def _recovery_jax_batch(jobs: list[_RecJob]) -> list[dict[str, Any]]:
         return xr.DataTree.from_dict(
             {
                 "/": xr.Dataset(attrs=attrs),
-                **_stored_posterior(post[[p for p in v.param_names if p in post]], job.true, cand),
+                **_stored_posterior(post[[p for p in (*v.param_names, *v.correlation_names) if p in post]],
+                                    job.true, cand),
                 "sample_stats": xr.Dataset({"diverging": draws}),
                 "loo": loo_dataset(
                     xr.DataTree.from_dict(
@@ -522,6 +538,8 @@ def run_model_recovery(
     batch_size: int = 50,
     x64: bool = True,
     kfold: int = 0,
+    residuals: Sequence[str] = (),
+    person_correlation: Sequence[str] = (),
 ) -> RecoveryResult:
     """Model recovery: simulate from each variant, fit every candidate, pick by PSIS-LOO (or K-fold).
 
@@ -571,6 +589,9 @@ def run_model_recovery(
         Use ``loo_unit="person-week"`` with it. Each dataset gets one fold split
         (:func:`asem_bayes.kfold.kfold_split`), shared by all candidates, so that their elpd
         differences are paired unit by unit.
+    residuals, person_correlation : sequence of str
+        Observation-model options (docs/model.md sections 17 and 18) of every variant, in the
+        simulated data and in every fit; each variant must accept them.
 
     Returns
     -------
@@ -594,7 +615,9 @@ def run_model_recovery(
         raise ValueError("kfold needs backend='nutpie' and mode='conditional'")
     s = _Settings(variants, candidates, int(n_dyads), int(n_days), params, mode, loo_unit, int(draws), int(tune),
                   int(chains), float(target_accept), cores, int(seed), backend, int(batch_size), bool(x64),
-                  int(kfold))
+                  int(kfold), residuals=tuple(residuals), person_correlation=tuple(person_correlation))
+    for name in dict.fromkeys((*variants, *candidates)):
+        s.variant(name)  # a variant that cannot take the options fails here, naming it
     store = Store(out, s.config())
     jobs = []
     skipped = skipped_failed = 0
@@ -633,6 +656,9 @@ def load_recovery(out: str | Path, reps: int | None = None) -> RecoveryResult:
     if cfg.get("kind") != "model_recovery":
         raise ValueError(f"{out} is not a model-recovery run (kind {cfg.get('kind')!r})")
     variants, candidates = tuple(cfg["variants"]), tuple(cfg["candidates"])
+
+    def with_cfg(name: str) -> Any:  # the variant with the run's observation-model options
+        return with_options(name, tuple(cfg.get("residuals", ())), tuple(cfg.get("person_correlation", ())))
     reps = int(reps) if reps is not None else 1 + max(
         (int(k.split("__")[1][3:]) for k in store.keys()), default=-1
     )
@@ -645,8 +671,8 @@ def load_recovery(out: str | Path, reps: int | None = None) -> RecoveryResult:
             for cand, tree in trees.items():
                 if cand == true:
                     # conditional fits: event-model parameters meet no likelihood (posterior = prior)
-                    names = [n for n in informed_params(cand, cfg["mode"]) if n in tree.posterior]
-                    pr = parameter_recovery(tree, tree["truth"].to_dataset(), variant=cand, names=names)
+                    names = [n for n in informed_params(with_cfg(cand), cfg["mode"]) if n in tree.posterior]
+                    pr = parameter_recovery(tree, tree["truth"].to_dataset(), variant=with_cfg(cand), names=names)
                     param_frames.append(pr.assign(variant=true, rep=rep).reset_index())
             if len(trees) < 2:
                 continue
@@ -678,7 +704,7 @@ def load_recovery(out: str | Path, reps: int | None = None) -> RecoveryResult:
                     }
                 )
             # complexity: population parameters the likelihood informs in this mode
-            complexity = {c: len(informed_params(c, cfg["mode"])) for c in trees}
+            complexity = {c: len(informed_params(with_cfg(c), cfg["mode"])) for c in trees}
             choice_rows.append(
                 {"true": true, "rep": rep, "selected": str(table.index[0]),
                  "selected_parsimony": parsimonious_choice(table, complexity),

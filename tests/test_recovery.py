@@ -239,3 +239,33 @@ def test_compact_store_replaces_log_likelihood_by_loo(tmp_path):
 
     with pytest.warns(UserWarning):
         assert res.elpd == pytest.approx(loo(tree, var_name="log_lik").elpd)
+
+
+def test_observation_model_options_reach_the_data_and_keep_old_stores_resumable(tmp_path):
+    """Options change the run's settings and its simulated data; without options the settings
+    are what stores written before the options existed recorded (so they resume)."""
+    from asem_bayes.recovery import _run_dataset, _Settings
+
+    base = dict(variants=("stable", "asem"), candidates=("stable", "asem"), n_dyads=3, n_days=5,
+                params="reference", mode="conditional", loo_unit="person", draws=10, tune=10, chains=1,
+                target_accept=0.8, cores=None, seed=1)
+    plain = _Settings(**base).config()
+    assert "residuals" not in plain and "person_correlation" not in plain
+    opt = _Settings(**base, residuals=("partner",)).config()
+    assert opt["residuals"] == ["partner"]
+    assert "corr_A" in ab.true_params(_run_dataset(opt, "asem", 0))
+    assert "corr_A" not in ab.true_params(_run_dataset(plain, "asem", 0))  # control
+    with pytest.raises(ValueError, match="stable"):  # stable has no learning rates to correlate
+        run_model_recovery(tmp_path / "x", variants=("stable", "asem"), person_correlation=("s0", "theta_neg_s"))
+
+
+@pytest.mark.slow  # compiles two variants with the option
+def test_model_recovery_with_an_observation_model_option(tmp_path):
+    """A run with the partners' correlated residuals fits every candidate with them and recovers
+    their correlation ``corr_A`` among the true variant's parameters."""
+    kw = dict(variants=("stable", "asem"), reps=1, n_dyads=6, n_days=10, draws=100, tune=150, chains=2,
+              workers=0, progress=False, seed=5, residuals=("partner",))
+    res = run_model_recovery(tmp_path / "mr", **kw)
+    assert not res.failed, res.failed
+    assert len(res.loo) == 4 and res.config["residuals"] == ["partner"]
+    assert {"corr_A", "corr_V"} <= set(res.parameters["parameter"])

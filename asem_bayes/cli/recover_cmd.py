@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from asem_bayes.options import FIT_BACKENDS, LOO_UNITS, MODES
+from asem_bayes.cli.fit_cmd import correlated_params
+from asem_bayes.options import FIT_BACKENDS, LOO_UNITS, MODES, RESIDUALS
 
 
 def _names(text: str) -> list[str]:
@@ -51,6 +52,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--scheduler", default=None,
                    help="Dask scheduler address (tcp://host:8786): run there instead; every worker needs asem_bayes "
                         "installed, the results come back here and are written to OUT")
+    p.add_argument("--residuals", choices=RESIDUALS, default=None,
+                   help="simulate and fit every variant with this residual option (docs/model.md section 17)")
+    p.add_argument("--person-correlation", type=correlated_params, default=(), metavar="NAMES",
+                   help="simulate and fit every variant with correlated effects of these person-level "
+                   "parameters, e.g. 's0,o0' (docs/model.md section 18)")
     p.add_argument("--retry-failed", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-plots", action="store_true")
@@ -82,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend,
         batch_size=args.batch_size,
         kfold=args.kfold,
+        residuals=(args.residuals,) if args.residuals else (),
+        person_correlation=args.person_correlation,
     )
     print(res.summary())
     print("\nconfusion (rows: true variant, columns: selected; share of datasets)")
