@@ -168,7 +168,8 @@ def compile_nutpie(model: Any) -> CompiledPyMCModel:
     that the first process runs the very machine code every later one loads: in-process, numba
     may run its own copy of the inner functions, which fast-math optimisation makes differ in
     the last bit, and NUTS trajectories amplify that. Processes that need the same entry at once
-    wait for the one compiling it. A damaged entry is compiled again, with a warning naming it.
+    wait for the one compiling it. A damaged entry is compiled again, with a warning naming it;
+    a cache directory that cannot be created means compiling without the cache, with a warning.
     """
     import nutpie
 
@@ -177,8 +178,13 @@ def compile_nutpie(model: Any) -> CompiledPyMCModel:
         return nutpie.compile_pymc_model(model, backend="numba")
     key = model_key(model)
     entry = root / key
-    entry.mkdir(parents=True, exist_ok=True)
-    _prune(root, keep=entry)
+    try:
+        entry.mkdir(parents=True, exist_ok=True)
+        _prune(root, keep=entry)
+    except OSError as err:  # e.g. a read-only home on a cluster node: compile as nutpie does
+        warnings.warn(f"compile cache {root} is not usable ({err}); compiling without it (set "
+                      "ASEM_COMPILE_CACHE to a writable directory, or to 'off')", RuntimeWarning, stacklevel=2)
+        return nutpie.compile_pymc_model(model, backend="numba")
     with _entry_lock(entry):
         status = "loaded"
         for attempt in range(2):

@@ -108,10 +108,21 @@ def test_key_follows_design_and_code(tiny, monkeypatch):
     assert key(tiny) != k
 
 
-def test_cache_off(monkeypatch):
-    from asem_bayes.compile_cache import cache_dir
+def test_cache_off_and_unusable(monkeypatch, tmp_path):
+    from asem_bayes.compile_cache import cache_dir, compile_nutpie
 
     monkeypatch.setenv("ASEM_COMPILE_CACHE", "off")
     assert cache_dir() is None
     monkeypatch.setenv("ASEM_COMPILE_CACHE", "/x/y")
     assert str(cache_dir()) == "/x/y"
+    # a cache path that cannot be a directory: compiled without the cache, with a warning
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("ASEM_COMPILE_CACHE", str(blocker))
+    model = ab.simulate("stable", 3, 5, seed=1)
+    from asem_bayes.model import CompiledModel
+
+    m = CompiledModel(model, "stable", trajectories=False, sampler="pymc").model
+    with pytest.warns(RuntimeWarning, match="not usable"):
+        compiled = compile_nutpie(m)
+    assert not hasattr(compiled, "cache_status")
