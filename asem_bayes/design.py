@@ -685,8 +685,7 @@ def _quantity_rows(design: StudyDesign, tree: xr.DataTree, quantities: Sequence[
 
 def _recovery_rows(store: Any, design: StudyDesign, mine: Mapping[tuple[str, int, str], str],
                    pairs: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
-    from asem_bayes.compare import compare
-    from asem_bayes.recovery import loo_result
+    from asem_bayes.recovery import compare_stored
 
     rows = []
     reps = sorted({r for (_, r, _) in mine})
@@ -699,10 +698,7 @@ def _recovery_rows(store: Any, design: StudyDesign, mine: Mapping[tuple[str, int
                     continue
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    if all("loo" in t.children for t in trees.values()):
-                        table = compare({f: loo_result(t["loo"].to_dataset()) for f, t in trees.items()})
-                    else:  # stores written before fits kept only their pointwise LOO
-                        table = compare(trees)
+                    table = compare_stored(trees)
                 other = b if true == a else a
                 rows.append({
                     "design": design.key, "pair": f"{a} vs {b}", "true": true, "rep": rep,

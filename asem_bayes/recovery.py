@@ -37,6 +37,7 @@ __all__ = [
     "loo_dataset",
     "loo_result",
     "compact_store",
+    "compare_stored",
 ]
 
 DEFAULT_VARIANTS: tuple[str, ...] = ("stable", "uniform", "asem", "buffer_enhances")
@@ -356,6 +357,18 @@ def loo_result(ds: xr.Dataset) -> Any:
     return res
 
 
+def compare_stored(trees: Mapping[str, xr.DataTree], kfold: bool = False) -> pd.DataFrame:
+    """:func:`asem_bayes.compare` of stored fits: by their K-fold group (``kfold=True``), their
+    pointwise LOO, or, in stores written before fits kept only that, their log-likelihood."""
+    from asem_bayes.compare import compare
+
+    if kfold:
+        return compare({c: kfold_result(t["kfold"].to_dataset()) for c, t in trees.items()})
+    if all("loo" in t.children for t in trees.values()):
+        return compare({c: loo_result(t["loo"].to_dataset()) for c, t in trees.items()})
+    return compare(trees)
+
+
 def compact_store(out: str | Path) -> int:
     """Replace the ``log_likelihood`` group of every stored fit of a recovery run by its PSIS-LOO.
 
@@ -649,7 +662,7 @@ def run_model_recovery(
 
 def load_recovery(out: str | Path, reps: int | None = None) -> RecoveryResult:
     """Summarise the stored fits of a model-recovery run (no refitting)."""
-    from asem_bayes.compare import compare, parsimonious_choice
+    from asem_bayes.compare import parsimonious_choice
 
     store = Store(out)
     cfg = store.config
@@ -679,12 +692,7 @@ def load_recovery(out: str | Path, reps: int | None = None) -> RecoveryResult:
             use_kfold = bool(cfg.get("kfold")) and all("kfold" in t.children for t in trees.values())
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                if use_kfold:
-                    table = compare({c: kfold_result(t["kfold"].to_dataset()) for c, t in trees.items()})
-                elif all("loo" in t.children for t in trees.values()):
-                    table = compare({c: loo_result(t["loo"].to_dataset()) for c, t in trees.items()})
-                else:  # stores written before fits kept only their pointwise LOO
-                    table = compare(trees)
+                table = compare_stored(trees, kfold=use_kfold)
             for cand in trees:
                 loo_rows.append(
                     {
