@@ -435,6 +435,7 @@ def fair_comparison(
     chains: int | None = None,
     target_accept: float = 0.9,
     method: str = "stacking",
+    refit_store: Any = None,
 ) -> FairComparison:
     """Rank ASEM fits and APIM baselines on the same ratings, unit and conditioning.
 
@@ -503,6 +504,11 @@ def fair_comparison(
         Of the ASEM refits (APIM refits use their fit's).
     method : str
         ArviZ's weighting method.
+    refit_store : RefitStore, optional
+        Where each K-fold refit is checkpointed (:class:`asem_bayes.kfold.StoredRefits`, e.g.
+        an :class:`asem_bayes.sbc.Store` made with this comparison's data and sampler settings):
+        an interrupted comparison resumes, and the other conditioning reuses the refits (they
+        do not depend on it; only the scoring does).
 
     Returns
     -------
@@ -521,7 +527,7 @@ def fair_comparison(
     from asem_bayes import apim
     from asem_bayes import dims as D  # noqa: N812
     from asem_bayes.diagnostics import diagnose
-    from asem_bayes.kfold import data_fingerprint, kfold_split
+    from asem_bayes.kfold import StoredRefits, data_fingerprint, kfold_split
     from asem_bayes.options import LOO_UNITS, PARTNER_CONDITIONINGS
 
     if unit not in LOO_UNITS:
@@ -644,11 +650,14 @@ def fair_comparison(
         folds = all_folds[units]
         fingerprint = f"{data_fingerprint(data)}:{outcome}"
         results = {}
+        loaded = 0
         for name, tree in fits.items():
             wrapper = _fair_wrapper(
                 name, tree, data, kinds[name], designs.get(name), outcome, unit, units, cells,
                 partner_conditioning, compiled, missing_events, draws, tune, chains, seed, target_accept,
             )  # fmt: skip
+            if refit_store is not None:
+                wrapper = StoredRefits(wrapper, refit_store, name)
             res = loo_kfold(trees[name], wrapper, pointwise=True, var_name="log_lik", folds=folds, save_fits=True)
             res.asem_folds = folds
             res.asem_unit = unit
@@ -660,6 +669,9 @@ def fair_comparison(
             }
             res.fold_fits = None
             results[name] = res
+            loaded += getattr(wrapper, "loaded", 0)
+        if loaded:
+            notes.append(f"{loaded} of the {kfold * len(fits)} refits read from the refit store, not sampled again")
         kfold_table = compare(results, method=method)
     return FairComparison(
         psis=psis,

@@ -15,7 +15,7 @@ The result is an ``ELPDDataLOOKFold`` that :func:`asem_bayes.compare` accepts in
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import xarray as xr
@@ -25,7 +25,7 @@ from asem_bayes import dims as D
 from asem_bayes.inputs import DataError
 from asem_bayes.simulate import wave_positions
 
-__all__ = ["kfold", "kfold_split", "KFoldWrapper", "data_fingerprint"]
+__all__ = ["kfold", "kfold_split", "KFoldWrapper", "RefitStore", "StoredRefits", "data_fingerprint"]
 
 
 def data_fingerprint(data: xr.Dataset) -> str:
@@ -162,6 +162,74 @@ class KFoldWrapper(SamplingWrapper):
         ll = log_likelihood(idata__i.posterior.to_dataset(), self.inp, m.variant, m.mode, self.unit)["log_lik"]
         flat = unit_values(ll)[:, :, excluded_obs]
         return xr.DataArray(flat, dims=("chain", "draw", "unit"), coords={"unit": excluded_obs})
+
+
+class RefitStore(Protocol):
+    """Where :class:`StoredRefits` keeps each finished refit (e.g. :class:`asem_bayes.sbc.Store`)."""
+
+    def has_fit(self, key: str) -> bool: ...
+
+    def read_fit(self, key: str) -> xr.DataTree: ...
+
+    def write_fit(self, key: str, tree: xr.DataTree) -> Any: ...
+
+
+class StoredRefits(SamplingWrapper):
+    """A K-fold wrapper whose refits are checkpointed: each finished refit is written to ``store``,
+    and a refit already there is read back instead of sampled again.
+
+    So an interrupted K-fold resumes where it stopped, and K-folds that differ only in how the
+    held-out units are scored (e.g. both conditionings of
+    :func:`asem_bayes.compare.fair_comparison`) share their refits. A refit's key holds ``name``,
+    its fold number and a hash of its held-out units, so a different split never reads it; the
+    store must be one made for the same data and sampler settings (``Store`` checks its config).
+
+    Parameters
+    ----------
+    inner : SamplingWrapper
+        The wrapper that refits (its ``sample`` numbers folds with a public ``fold`` counter,
+        as :class:`KFoldWrapper` and :class:`asem_bayes.apim.ApimKFoldWrapper` do, so a fold
+        read from the store keeps the next fold's seed unchanged).
+    store : RefitStore
+        ``has_fit``, ``read_fit`` and ``write_fit`` by key.
+    name : str
+        The model's name in the keys.
+    """
+
+    def __init__(self, inner: SamplingWrapper, store: RefitStore, name: str) -> None:
+        super().__init__(model=inner.model, idata_orig=inner.idata_orig)
+        self.inner = inner
+        self.store = store
+        self.name = "".join(c if c.isalnum() or c in "+-._" else "_" for c in name)
+        self.fold = 0
+        self.key: str | None = None
+        self.loaded = 0  # refits read from the store rather than sampled
+
+    def sel_observations(self, idx: np.ndarray) -> Any:
+        import hashlib
+
+        self.fold += 1
+        digest = hashlib.sha256(np.asarray(idx, dtype=np.int64).tobytes()).hexdigest()[:12]
+        self.key = f"{self.name}__fold{self.fold}__{digest}"
+        return self.inner.sel_observations(idx)
+
+    def sample(self, modified_observed_data: Any) -> Any:
+        if self.key is not None and self.store.has_fit(self.key):
+            self.inner.fold += 1  # the next sampled fold keeps its own seed
+            self.loaded += 1
+            return self.store.read_fit(self.key)
+        fitted = self.inner.sample(modified_observed_data)
+        if self.key is not None:
+            self.store.write_fit(self.key, self.inner.get_inference_data(fitted))
+        return fitted
+
+    def get_inference_data(self, fitted_model: Any) -> xr.DataTree:
+        if isinstance(fitted_model, xr.DataTree):
+            return fitted_model
+        return self.inner.get_inference_data(fitted_model)
+
+    def log_likelihood__i(self, excluded_obs: np.ndarray, idata__i: xr.DataTree) -> xr.DataArray:
+        return self.inner.log_likelihood__i(excluded_obs, idata__i)
 
 
 def kfold(

@@ -22,8 +22,11 @@ no model uses the partner's same-day rating; ``partner``: every model scores eac
 it), by PSIS-LOO and, where Pareto k flags a unit of any model, by exact K-fold (``--kfold``, 4
 by default; every model refitted on one split).
 
-The full run fits 6 models (2 chains x 1000 draws) and refits each 4 times per conditioning
-that needs K-fold: several hours on 2 cores. ``--dyads 10 --draws 100`` runs in minutes.
+The full run fits 6 models (2 chains x 1000 draws) and, where K-fold runs, refits each 4 times;
+the refits do not depend on the conditioning (only the scoring does), so both conditionings share
+them. Every finished fit and refit is written to ``--out`` and read back by a rerun with the same
+settings (a rerun with other settings stops with the first that differs): an interrupted run
+resumes where it stopped. ``--dyads 10 --draws 100`` runs in minutes.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--missing-events", choices=MISSING_EVENT_POLICIES, default="person_rate")
     p.add_argument("--no-avoidance", dest="avoidance", action="store_false", help="APIMs without baseline avoidance")
     p.add_argument("--csv", type=Path, default=None, help="write each table to <csv>_<conditioning>.csv")
+    p.add_argument("--out", type=Path, default=Path("sbc_runs/apim_fair_comparison"), help="checkpoint directory")
     args = p.parse_args(argv)
     args.tune = args.tune or args.draws
     return args
@@ -78,6 +82,30 @@ def load_study(args: argparse.Namespace):  # noqa: ANN201 - an xarray.Dataset, i
     return study
 
 
+def open_store(args: argparse.Namespace, study):  # noqa: ANN201 - an asem_bayes.sbc.Store
+    """The checkpoint store of ``--out``, made for these data and every setting that changes a fit."""
+    from asem_bayes.kfold import data_fingerprint
+    from asem_bayes.sbc import Store
+
+    config = {
+        "data": data_fingerprint(study),
+        "outcome": OUTCOME,
+        **{k: getattr(args, k) for k in ("draws", "tune", "chains", "seed", "unit", "kfold", "missing_events")},
+        "avoidance": args.avoidance,
+    }
+    return Store(args.out, config)
+
+
+def stored_fit(store, key: str, fit):  # noqa: ANN001, ANN201 - a Store, a thunk, a DataTree
+    """The fit of ``key`` from the store, else ``fit()`` written to it."""
+    key = f"fit__{key}"
+    if store.has_fit(key):
+        return store.read_fit(key)
+    tree = fit()
+    store.write_fit(key, tree)
+    return tree
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     study = load_study(args)
@@ -94,46 +122,54 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.chains} chains x {args.draws} draws ({args.tune} warm-up)",
         flush=True,
     )
+    store = open_store(args, study)
     fits, compiled = {}, {}
     t_all = time.perf_counter()
     for spec in args.variants:
         name, _, residual = spec.partition("+")
         t0 = time.perf_counter()
-        cm = CompiledModel(
+        compiled[spec] = CompiledModel(
             study,
             name,
             missing_events=args.missing_events,
             trajectories=False,
             residuals=(residual,) if residual else (),
         )
-        fits[spec] = cm.fit(
-            study,
-            draws=args.draws,
-            tune=args.tune,
-            chains=args.chains,
-            seed=args.seed,
-            loo_unit=None,
-            target_accept=0.95,
+        fits[spec] = stored_fit(
+            store,
+            spec,
+            lambda cm=compiled[spec]: cm.fit(
+                study,
+                draws=args.draws,
+                tune=args.tune,
+                chains=args.chains,
+                seed=args.seed,
+                loo_unit=None,
+                target_accept=0.95,
+            ),
         )
-        compiled[spec] = cm
-        print(f"{spec}: compiled and fitted in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+        print(f"{spec}: ready in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
     actor = ("threat", "avoidance") if args.avoidance else ("threat",)
     for kind, label in (("contemporaneous", "apim"), ("lagged", "apim_lagged")):
         t0 = time.perf_counter()
-        fits[label] = fit_apim(
-            study,
-            OUTCOME,
-            actor,
-            kind=kind,
-            missing_events=args.missing_events,
-            draws=args.draws,
-            tune=args.tune,
-            chains=args.chains,
-            seed=args.seed,
-            loo_unit=None,
-            target_accept=0.9,
+        fits[label] = stored_fit(
+            store,
+            label,
+            lambda kind=kind: fit_apim(
+                study,
+                OUTCOME,
+                actor,
+                kind=kind,
+                missing_events=args.missing_events,
+                draws=args.draws,
+                tune=args.tune,
+                chains=args.chains,
+                seed=args.seed,
+                loo_unit=None,
+                target_accept=0.9,
+            ),
         )
-        print(f"{label}: fitted in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+        print(f"{label}: ready in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
         print()
         print(apim_report(fits[label]))
     for cond in args.conditioning:
@@ -151,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             missing_events=args.missing_events,
             tune=args.tune,
             target_accept=0.95,
+            refit_store=store,
         )
         print()
         print(f"=== partner_conditioning={cond!r}, leave-out unit {args.unit} ({time.perf_counter() - t0:.0f} s) ===")

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import arviz as az
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 from scipy import stats
@@ -334,10 +335,12 @@ def test_asem_partner_conditioning_is_the_swapped_partners_conditional():
 
 
 @pytest.mark.slow  # K-fold refits or several compiles: `make test-slow`
-def test_fair_comparison_scores_every_model_on_the_same_ratings(compiled_asem, small_study):
+def test_fair_comparison_scores_every_model_on_the_same_ratings(compiled_asem, small_study, tmp_path):
     """ASEM and both APIMs ranked on the same ratings per unit (the lagged APIM's first days
-    dropped from all), by PSIS-LOO and by exact K-fold on one split."""
+    dropped from all), by PSIS-LOO and by exact K-fold on one split; the refits checkpointed in a
+    store are read back, not sampled again, by the other conditioning and by a rerun."""
     from asem_bayes.compare import ComparisonError, fair_comparison
+    from asem_bayes.sbc import Store
 
     fit = compiled_asem.fit(small_study, draws=60, tune=60, chains=2, seed=3, loo_unit=None)
     kw = {"draws": 100, "tune": 100, "chains": 2, "seed": 4, "loo_unit": None}
@@ -346,9 +349,17 @@ def test_fair_comparison_scores_every_model_on_the_same_ratings(compiled_asem, s
         "apim": fit_apim(small_study, "state_anxiety", **kw),
         "lagged": fit_apim(small_study, "state_anxiety", kind="lagged", **kw),
     }
-    res = fair_comparison(
-        fits, small_study, "state_anxiety", kfold=2, kfold_when="always", compiled={"asem": compiled_asem}
-    )
+    store = Store(tmp_path / "refits", {"test": "fair"})
+    kw = {"kfold": 2, "kfold_when": "always", "compiled": {"asem": compiled_asem}, "refit_store": store}
+    res = fair_comparison(fits, small_study, "state_anxiety", **kw)
+    assert len(store.keys()) == 6 and not any("refit store" in n for n in res.notes)
+    again = fair_comparison(fits, small_study, "state_anxiety", **kw)
+    assert "6 of the 6 refits read from the refit store, not sampled again" in again.notes
+    pd.testing.assert_frame_equal(again.kfold, res.kfold)
+    other = fair_comparison(fits, small_study, "state_anxiety", partner_conditioning="partner", **kw)
+    assert len(store.keys()) == 6 and any("6 of the 6 refits" in n for n in other.notes)
+    apim_elpd = [float(t.loc["apim", "elpd"]) for t in (res.kfold, other.kfold)]
+    assert apim_elpd[0] != apim_elpd[1]  # the same refits, scored given the partner's rating
     y = small_study["state_anxiety"].transpose(*D.PERSON_DAY_DIMS).values
     assert not res.cells[..., 0].any() and res.cells.sum() < (~np.isnan(y)).sum()
     counts = list(res.cells_per_unit.values())
