@@ -106,6 +106,33 @@ def stored_fit(store, key: str, fit):  # noqa: ANN001, ANN201 - a Store, a thunk
     return tree
 
 
+def diagnostics_table(fits: dict, res) -> str:  # noqa: ANN001 - a FairComparison
+    """Sampler diagnostics of every fit and (where K-fold ran) of its refits, one row per model."""
+    import pandas as pd
+
+    from asem_bayes.apim import APIM_PARAMS
+    from asem_bayes.diagnostics import diagnose
+
+    rows = {}
+    for name, tree in fits.items():
+        names = [*APIM_PARAMS, "u", "v"] if tree.attrs.get("model") == "apim" else None
+        d = diagnose(tree, names).as_dict()
+        row = {
+            "divergences": d["divergences"],
+            "max R-hat": f"{d['max_rhat']:.3f}",
+            "min bulk ESS": int(d["min_ess_bulk"]),
+        }
+        refits = list(res.kfold_results[name].refit_diagnostics.values()) if res.kfold_results else []
+        if refits:
+            row |= {
+                "refits: divergences": sum(int(r["divergences"]) for r in refits),
+                "refits: max R-hat": f"{max(float(r['max_rhat']) for r in refits):.3f}",
+                "refits: min bulk ESS": int(min(float(r["min_ess_bulk"]) for r in refits)),
+            }
+        rows[name] = row
+    return pd.DataFrame(rows).T.to_string()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     study = load_study(args)
@@ -192,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(f"=== partner_conditioning={cond!r}, leave-out unit {args.unit} ({time.perf_counter() - t0:.0f} s) ===")
         print(res.report())
+        if cond == args.conditioning[0]:  # the refits are the same under every conditioning
+            print("\nSampler diagnostics (population and person parameters; the refits: summed or worst over folds):")
+            print(diagnostics_table(fits, res))
         if args.csv:
             out = args.csv.with_name(f"{args.csv.stem}_{cond}.csv")
             res.table.to_csv(out)
