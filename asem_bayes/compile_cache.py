@@ -84,6 +84,21 @@ def cache_dir() -> Path | None:
     return Path(base) / "asem-bayes" / "compiled"
 
 
+def _source_hash() -> str:
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for pkg in (here, here.parent / "models"):
+        for path in sorted(pkg.rglob("*.py")):
+            h.update(str(path.relative_to(pkg.parent)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+# Hashed when the package is imported, i.e. of the code this process runs: a checkout edited
+# during a long run must not give the old code's models the new code's key (see _KeyMismatchError).
+_SOURCE_HASH = _source_hash()
+
+
 @cache
 def _code_hash() -> str:
     """Hash of the package's source and of the libraries that shape the compiled code."""
@@ -92,17 +107,20 @@ def _code_hash() -> str:
     import pymc
     import pytensor
 
-    h = hashlib.sha256(f"format {_FORMAT}; python {sys.version}".encode())
+    h = hashlib.sha256(f"format {_FORMAT}; python {sys.version}; source {_SOURCE_HASH};".encode())
     for mod in (np, numba, pytensor, pymc, nutpie):
         h.update(f"{mod.__name__} {mod.__version__};".encode())
     for flag in ("floatX", "numba__fastmath", "numba__vectorize_target", "numba__cache"):
         h.update(f"{flag}={getattr(pytensor.config, flag, None)};".encode())
-    here = Path(__file__).resolve().parent
-    for pkg in (here, here.parent / "models"):
-        for path in sorted(pkg.rglob("*.py")):
-            h.update(str(path.relative_to(pkg.parent)).encode())
-            h.update(path.read_bytes())
     return h.hexdigest()
+
+
+class _KeyMismatchError(RuntimeError):
+    """The child process computes another key than this process: the package's source files
+    changed after this process imported it, so its models are not what a fresh compile would make."""
+
+
+_KEY_MISMATCH_EXIT = 3
 
 
 def model_key(model: Any) -> str:
@@ -189,7 +207,13 @@ def compile_nutpie(model: Any) -> CompiledPyMCModel:
         status = "loaded"
         for attempt in range(2):
             if not (entry / "meta.pkl").exists():
-                _compile_in_child(model, key, entry)
+                try:
+                    _compile_in_child(model, key, entry)
+                except _KeyMismatchError:
+                    warnings.warn("the package's source files changed since this process imported it, so "
+                                  "its models cannot be cached under their key; compiling without the compile "
+                                  "cache", RuntimeWarning, stacklevel=2)
+                    return nutpie.compile_pymc_model(model, backend="numba")
                 status = "compiled"
             try:
                 return dataclasses.replace(_load(model, key, entry), cache_status=status)
@@ -263,6 +287,8 @@ def _compile_in_child(model: Any, key: str, entry: Path) -> None:
                              capture_output=True, text=True, check=False)
     finally:
         path.unlink(missing_ok=True)
+    if res.returncode == _KEY_MISMATCH_EXIT:
+        raise _KeyMismatchError(res.stderr.strip().splitlines()[-1] if res.stderr.strip() else "cache key differs")
     if res.returncode != 0:
         tail = "\n".join((res.stderr or res.stdout).strip().splitlines()[-15:])
         raise RuntimeError(f"compiling the model in a child process failed (exit {res.returncode}):\n{tail}")
@@ -272,7 +298,8 @@ def compile_entry(model_path: str, entry: str, key: str) -> None:
     """Compile a pickled model into cache entry ``entry`` (run in the child process)."""
     model = pickle.loads(Path(model_path).read_bytes())
     if model_key(model) != key:
-        raise RuntimeError(f"the pickled model's cache key differs from {key}")
+        print(f"the pickled model's cache key differs from {key}", file=sys.stderr)
+        raise SystemExit(_KEY_MISMATCH_EXIT)
     _compile_and_store(model, key, Path(entry))
 
 

@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scheduler", default=None)
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--out", type=Path, default=Path("sbc_runs/model_recovery"))
+    ap.add_argument("--retry-failed", action="store_true", help="fit again the tasks an earlier invocation failed")
     ap.add_argument("--report", type=Path, default=Path("reports/model_recovery.md"))
     ap.add_argument("--figures", type=Path, default=Path("reports/figures"))
     args = ap.parse_args(argv)
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out, variants=variants, reps=args.reps, n_dyads=args.dyads, n_days=args.days, params=args.params,
         loo_unit=args.loo_unit, draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores,
         seed=args.seed, workers=args.workers, scheduler=args.scheduler, kfold=args.kfold, mode=args.mode,
-        target_accept=args.target_accept,
+        target_accept=args.target_accept, retry_failed=args.retry_failed,
     ))
     if done is None:
         return 130

@@ -126,3 +126,23 @@ def test_cache_off_and_unusable(monkeypatch, tmp_path):
     with pytest.warns(RuntimeWarning, match="not usable"):
         compiled = compile_nutpie(m)
     assert not hasattr(compiled, "cache_status")
+
+
+def test_source_edited_during_a_run_compiles_without_the_cache(tiny, tmp_path, monkeypatch):
+    """A process whose package files were edited after it imported them (a long run while the
+    checkout changes): the child that compiles the entry hashes the new files and finds another
+    key, so the process compiles without the cache, with a warning, and leaves no entry behind."""
+    from asem_bayes import compile_cache
+    from asem_bayes.model import CompiledModel
+
+    monkeypatch.setenv("ASEM_COMPILE_CACHE", str(tmp_path))
+    m = CompiledModel(tiny, "stable", trajectories=False, sampler="pymc").model
+    monkeypatch.setattr(compile_cache, "_code_hash", lambda: "the source as this process imported it")
+    with pytest.warns(RuntimeWarning, match="source files changed since this process imported"):
+        compiled = compile_cache.compile_nutpie(m)
+    assert not hasattr(compiled, "cache_status")
+    assert not any((p / "meta.pkl").exists() for p in tmp_path.iterdir())
+    # control: with the key the child also computes, the entry is made
+    monkeypatch.undo()
+    monkeypatch.setenv("ASEM_COMPILE_CACHE", str(tmp_path))
+    assert compile_cache.compile_nutpie(m).cache_status == "compiled"
