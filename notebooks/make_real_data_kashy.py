@@ -586,8 +586,7 @@ refit, both conditionings) run, from the repository root, without `ASEM_NOTEBOOK
     .venv/bin/jupyter nbconvert --to notebook --execute notebooks/real_data_kashy.ipynb \
         --output real_data_kashy_full.ipynb --ExecutePreprocessor.timeout=-1
 
-It fits 7 models and refits each 4 times (28 refits, shared by both conditionings): hours on
-2 cores. Every refit is checkpointed in `sbc_runs/kashy_notebook/`, so a rerun after an
+It fits 7 models and refits each 4 times (28 refits, shared by both conditionings). Every refit is checkpointed in `sbc_runs/kashy_notebook/`, so a rerun after an
 interruption resumes where it stopped (delete the folder to refit from scratch). Do not commit
 the executed copy (the committed notebook stays without outputs).
 """)
