@@ -187,9 +187,9 @@ class StoredRefits(SamplingWrapper):
     Parameters
     ----------
     inner : SamplingWrapper
-        The wrapper that refits (its ``sample`` numbers folds with a public ``fold`` counter,
-        as :class:`KFoldWrapper` and :class:`asem_bayes.apim.ApimKFoldWrapper` do, so a fold
-        read from the store keeps the next fold's seed unchanged).
+        The wrapper that refits. Its ``sample`` numbers folds with a public ``fold`` counter, as
+        :class:`KFoldWrapper` and :class:`asem_bayes.apim.ApimKFoldWrapper` do: the key uses
+        it, and a fold read from the store advances it, so the next fold keeps its seed.
     store : RefitStore
         ``has_fit``, ``read_fit`` and ``write_fit`` by key.
     name : str
@@ -201,32 +201,27 @@ class StoredRefits(SamplingWrapper):
         self.inner = inner
         self.store = store
         self.name = "".join(c if c.isalnum() or c in "+-._" else "_" for c in name)
-        self.fold = 0
-        self.key: str | None = None
+        self.key = ""  # of the fold sel_observations selected last (loo_kfold then samples it)
         self.loaded = 0  # refits read from the store rather than sampled
 
     def sel_observations(self, idx: np.ndarray) -> Any:
         import hashlib
 
-        self.fold += 1
         digest = hashlib.sha256(np.asarray(idx, dtype=np.int64).tobytes()).hexdigest()[:12]
-        self.key = f"{self.name}__fold{self.fold}__{digest}"
+        self.key = f"{self.name}__fold{self.inner.fold + 1}__{digest}"
         return self.inner.sel_observations(idx)
 
-    def sample(self, modified_observed_data: Any) -> Any:
-        if self.key is not None and self.store.has_fit(self.key):
-            self.inner.fold += 1  # the next sampled fold keeps its own seed
+    def sample(self, modified_observed_data: Any) -> xr.DataTree:
+        if self.store.has_fit(self.key):
+            self.inner.fold += 1  # as the inner sample would have: the next fold keeps its seed
             self.loaded += 1
             return self.store.read_fit(self.key)
-        fitted = self.inner.sample(modified_observed_data)
-        if self.key is not None:
-            self.store.write_fit(self.key, self.inner.get_inference_data(fitted))
+        fitted = self.inner.get_inference_data(self.inner.sample(modified_observed_data))
+        self.store.write_fit(self.key, fitted)
         return fitted
 
-    def get_inference_data(self, fitted_model: Any) -> xr.DataTree:
-        if isinstance(fitted_model, xr.DataTree):
-            return fitted_model
-        return self.inner.get_inference_data(fitted_model)
+    def get_inference_data(self, fitted_model: xr.DataTree) -> xr.DataTree:
+        return fitted_model
 
     def log_likelihood__i(self, excluded_obs: np.ndarray, idata__i: xr.DataTree) -> xr.DataArray:
         return self.inner.log_likelihood__i(excluded_obs, idata__i)

@@ -151,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     store = open_store(args, study)
     fits, compiled = {}, {}
+    # every model, ASEM and APIM, samples alike (only the target acceptance differs)
+    sampling = {"draws": args.draws, "tune": args.tune, "chains": args.chains, "seed": args.seed, "loo_unit": None}
     t_all = time.perf_counter()
     for spec in args.variants:
         name, _, residual = spec.partition("+")
@@ -165,15 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         fits[spec] = stored_fit(
             store,
             spec,
-            lambda cm=compiled[spec]: cm.fit(
-                study,
-                draws=args.draws,
-                tune=args.tune,
-                chains=args.chains,
-                seed=args.seed,
-                loo_unit=None,
-                target_accept=0.95,
-            ),
+            lambda cm=compiled[spec]: cm.fit(study, **sampling, target_accept=0.95),
         )
         print(f"{spec}: ready in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
     actor = ("threat", "avoidance") if args.avoidance else ("threat",)
@@ -183,17 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             store,
             label,
             lambda kind=kind: fit_apim(
-                study,
-                OUTCOME,
-                actor,
-                kind=kind,
-                missing_events=args.missing_events,
-                draws=args.draws,
-                tune=args.tune,
-                chains=args.chains,
-                seed=args.seed,
-                loo_unit=None,
-                target_accept=0.9,
+                study, OUTCOME, actor, kind=kind, missing_events=args.missing_events, **sampling, target_accept=0.9
             ),
         )
         print(f"{label}: ready in {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
