@@ -47,6 +47,8 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 from nutpie.compile_pymc import CompiledPyMCModel
 
+from asem_bayes.start import initial_point_fn, jittered_rvs
+
 __all__ = [
     "compile_nutpie", "compile_entry", "cache_dir", "model_key", "data_names", "logp_dlogp", "CachedPyMCModel",
     "INNER", "void_ptr", "MAX_ENTRIES",
@@ -193,7 +195,7 @@ def compile_nutpie(model: Any) -> CompiledPyMCModel:
 
     root = cache_dir()
     if root is None:
-        return nutpie.compile_pymc_model(model, backend="numba")
+        return nutpie.compile_pymc_model(model, backend="numba", jitter_rvs=jittered_rvs(model))
     key = model_key(model)
     entry = root / key
     try:
@@ -202,7 +204,7 @@ def compile_nutpie(model: Any) -> CompiledPyMCModel:
     except OSError as err:  # e.g. a read-only home on a cluster node: compile as nutpie does
         warnings.warn(f"compile cache {root} is not usable ({err}); compiling without it (set "
                       "ASEM_COMPILE_CACHE to a writable directory, or to 'off')", RuntimeWarning, stacklevel=2)
-        return nutpie.compile_pymc_model(model, backend="numba")
+        return nutpie.compile_pymc_model(model, backend="numba", jitter_rvs=jittered_rvs(model))
     with _entry_lock(entry):
         status = "loaded"
         for attempt in range(2):
@@ -213,7 +215,7 @@ def compile_nutpie(model: Any) -> CompiledPyMCModel:
                     warnings.warn("the package's source files changed since this process imported it, so "
                                   "its models cannot be cached under their key; compiling without the compile "
                                   "cache", RuntimeWarning, stacklevel=2)
-                    return nutpie.compile_pymc_model(model, backend="numba")
+                    return nutpie.compile_pymc_model(model, backend="numba", jitter_rvs=jittered_rvs(model))
                 status = "compiled"
             try:
                 return dataclasses.replace(_load(model, key, entry), cache_status=status)
@@ -304,18 +306,8 @@ def compile_entry(model_path: str, entry: str, key: str) -> None:
 
 
 def _initial_point_fn(model: Any) -> Callable[[Any], dict[str, np.ndarray]]:
-    # nutpie's defaults for the numba backend: support points, every free variable jittered
-    from pymc.initial_point import make_initial_point_fn
-
-    fn = make_initial_point_fn(model=model, default_strategy="support_point", jitter_rvs=set(model.free_RVs),
-                               return_transformed=True)
-    lock = threading.Lock()
-
-    def locked(seed: Any = None) -> dict[str, np.ndarray]:
-        with lock:
-            return fn(seed)
-
-    return locked
+    # the package's start (asem_bayes.start), not nutpie's default of jittering every variable
+    return initial_point_fn(model)
 
 
 def _flat_initial_point(fn: Callable, names: Sequence[str], shapes: Sequence[tuple[int, ...]]) -> Callable:

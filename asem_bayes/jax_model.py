@@ -36,6 +36,7 @@ from asem_bayes import dims as D
 from asem_bayes.inputs import DataError, ModelInputs
 from asem_bayes.kernels import register_jax
 from asem_bayes.registry import get_variant
+from asem_bayes.start import POPULATION_JITTER, jittered_rvs
 
 __all__ = [
     "JaxModel",
@@ -121,6 +122,8 @@ class JaxModel:
         start = self.model.initial_point()
         self.value_vars = tuple(ValueVar(v.name, tuple(np.shape(start[v.name]))) for v in self.model.value_vars)
         self._start = {k: np.asarray(x, dtype=float) for k, x in start.items()}
+        # person-level variables have no transform: their value variables carry the RV's name
+        self._jittered = {rv.name for rv in jittered_rvs(self.model)}
         v = self.variant
         self.param_names = (*v.param_names, *v.person_param_names, *v.correlation_names)
         logp = _jaxify(self.model, [self.model.logp()], self.data_names)
@@ -156,10 +159,13 @@ class JaxModel:
         return point_from_params(self.model, self.variant, params)
 
     def initial_position(self, key: jax.Array, jitter: float = 1.0) -> dict[str, jax.Array]:
-        """PyMC's ``jitter+adapt_diag`` start: the model's initial point plus Uniform(-jitter, jitter)."""
+        """The package's start (:mod:`asem_bayes.start`): the model's initial point plus
+        Uniform(-jitter, jitter) on the person-level variables and Uniform(-0.1, 0.1) on the others."""
         keys = jax.random.split(key, len(self.value_vars))
         return {
-            v.name: self._start[v.name] + jax.random.uniform(k, v.shape, minval=-jitter, maxval=jitter)
+            v.name: self._start[v.name] + jax.random.uniform(k, v.shape, minval=-1.0, maxval=1.0) * (
+                jitter if v.name in self._jittered else POPULATION_JITTER
+            )
             for k, v in zip(keys, self.value_vars, strict=True)
         }
 

@@ -36,6 +36,7 @@ from asem_bayes.residuals import (
     with_residuals,
 )
 from asem_bayes.schema import PersonParam, Variant
+from asem_bayes.start import initial_point_fn
 from asem_bayes.whatif import draw_params
 
 __all__ = [
@@ -843,6 +844,7 @@ class CompiledModel:
                     progressbar=progressbar,
                     compute_convergence_checks=False,
                     target_accept=target_accept,
+                    **_start_kwargs(self.model, self.sampler, chains, seed),
                 )
         sample_seconds = time.perf_counter() - t0
         dt = _keep_groups(dt, ("posterior", "sample_stats"))
@@ -883,6 +885,17 @@ class CompiledModel:
 
 def _keep_groups(dt: xr.DataTree, groups: tuple[str, ...]) -> xr.DataTree:
     return xr.DataTree.from_dict({g: dt[g].to_dataset() for g in groups if g in dt.children})
+
+
+
+def _start_kwargs(model: pm.Model, sampler: str, chains: int, seed: int | None) -> dict[str, Any]:
+    """``pymc.sample`` arguments for the package's start (:mod:`asem_bayes.start`) instead of
+    jittering every variable; nutpie gets it from the compiled model."""
+    fn = initial_point_fn(model, transformed=False)
+    starts = [fn(int(s)) for s in np.random.default_rng(seed).integers(2**31, size=chains)]
+    if sampler == "pymc":
+        return {"initvals": starts, "init": "adapt_diag"}
+    return {"initvals": starts, "nuts": {"jitter": False}}
 
 
 def fit(
