@@ -38,6 +38,7 @@ __all__ = [
     "loo_result",
     "compact_store",
     "compare_stored",
+    "recovery_dataset",
 ]
 
 DEFAULT_VARIANTS: tuple[str, ...] = ("stable", "uniform", "asem", "buffer_enhances")
@@ -174,6 +175,20 @@ def fit_key(true: str, rep: int, candidate: str) -> str:
 
 def _dataset(s: _Settings, true: str, rep: int) -> xr.Dataset:
     return _run_dataset(s.config(), true, rep)
+
+
+def recovery_dataset(out: str | Path, true: str, rep: int) -> xr.Dataset:
+    """Dataset ``rep`` of true variant ``true`` of the model-recovery run stored in ``out``.
+
+    The same simulation the run fitted (its seed derives from the run's seed and the indices), to
+    inspect or refit one dataset, e.g. with other sampler settings.
+    """
+    store = Store(out)
+    if true not in store.config["variants"]:
+        raise ValueError(f"true variant {true!r} is not in the run at {out}: {store.config['variants']}")
+    if rep < 0:
+        raise ValueError(f"rep must be 0 or more, got {rep}")
+    return _run_dataset(store.config, true, rep)
 
 
 def _run_dataset(cfg: Mapping[str, Any], true: str, rep: int) -> xr.Dataset:

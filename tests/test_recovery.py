@@ -111,6 +111,17 @@ def test_model_recovery_small_run_resumes(tmp_path, compiled_asem):
     again = run_model_recovery(tmp_path / "mr", **kw)
     assert again.fitted_now == 0
     pd.testing.assert_frame_equal(load_recovery(tmp_path / "mr").loo, res.loo)
+    # the run's dataset, rebuilt: the fingerprint of its ratings and events is the one stored with
+    # the fit's LOO (and rep 0's is not)
+    from asem_bayes.kfold import data_fingerprint
+    from asem_bayes.recovery import recovery_dataset
+    from asem_bayes.sbc.runner import Store
+
+    stored = Store(tmp_path / "mr").read_fit("asem__rep001__stable")["loo"].attrs["asem_data"]
+    for rep, same in ((1, True), (0, False)):
+        assert (data_fingerprint(recovery_dataset(tmp_path / "mr", "asem", rep)) == stored) is same
+    with pytest.raises(ValueError, match="not in the run"):
+        recovery_dataset(tmp_path / "mr", "uniform", 0)
 
 
 @pytest.mark.slow  # K-fold refits or several compiles: `make test-slow`
