@@ -17,6 +17,7 @@ import pymc as pm
 import pytensor
 import pytensor.tensor as pt
 import xarray as xr
+from threadpoolctl import threadpool_limits
 
 from asem_bayes import coords as sampling_coords
 from asem_bayes import dims as D
@@ -810,6 +811,49 @@ class CompiledModel:
             )
         arrays = inp.data_arrays(self.variant.residuals) | self.person_covariates.data_arrays(data)
         t0 = time.perf_counter()
+        # Chains already run in parallel: a BLAS library's own threads (the fatigue load is a matrix
+        # product) only compete with them, and OpenBLAS's spin while waiting (docs/performance.md)
+        with threadpool_limits(limits=1, user_api="blas"):
+            dt = self._sample(arrays, draws, tune, chains, seed, cores, progressbar, target_accept, adaptation)
+        sample_seconds = time.perf_counter() - t0
+        dt = _keep_groups(dt, ("posterior", "sample_stats"))
+        sc = self.model.asem_coords
+        # sampler-only coordinates: the schema parameters are in the posterior
+        sampler_only = [*(sc.sampler_only_names() if sc is not None else ()), *corr.SAMPLER_ONLY]
+        post = dt.posterior.to_dataset()
+        if any(n in post for n in sampler_only):
+            dt["posterior"] = post.drop_vars([n for n in sampler_only if n in post])
+        dt["observed_data"] = observed_dataset(inp, data)
+        dt["constant_data"] = constant_dataset(inp).merge(self.person_covariates.dataset(data))
+        if loo_unit is not None:
+            dt["log_likelihood"] = log_likelihood(dt.posterior.to_dataset(), inp, self.variant, self.mode, loo_unit)
+        if posterior_predictive:
+            rng = np.random.default_rng(None if seed is None else seed + 1)
+            # the argument ``posterior_predictive`` shadows the module function of that name
+            dt["posterior_predictive"] = _predict(dt.posterior.to_dataset(), inp, self.variant, rng)
+        dt.attrs.update(
+            asem_variant=self.variant.name,
+            asem_mode=self.mode,
+            sampler=self.sampler,
+            sampling_coordinates="schema" if sc is None else "sheared",
+            seed=-1 if seed is None else int(seed),
+            compile_seconds=float(self.compile_seconds),
+            compile_cache=self.compile_cache,
+            sample_seconds=float(sample_seconds),
+            loo_unit=loo_unit or "",
+            notes="; ".join(inp.notes),
+            uninformed=json.dumps(uninformed_parameters(inp, self.variant, self.mode)),
+            person_covariates=self.person_covariates.to_json() if self.person_covariates else "",
+        )
+        if self.variant.residuals:
+            dt.attrs["residuals"] = ",".join(self.variant.residuals)
+        if self.variant.person_correlation:
+            dt.attrs["person_correlation"] = ",".join(self.variant.person_correlation)
+        return dt
+
+    def _sample(self, arrays: Mapping[str, Any], draws: int, tune: int, chains: int, seed: int | None,
+                cores: int | None, progressbar: bool, target_accept: float, adaptation: str) -> xr.DataTree:
+        """The sampler's own output for one dataset's arrays."""
         if self.sampler == "nutpie":
             import nutpie
 
@@ -846,40 +890,6 @@ class CompiledModel:
                     target_accept=target_accept,
                     **_start_kwargs(self.model, self.sampler, chains, seed),
                 )
-        sample_seconds = time.perf_counter() - t0
-        dt = _keep_groups(dt, ("posterior", "sample_stats"))
-        sc = self.model.asem_coords
-        # sampler-only coordinates: the schema parameters are in the posterior
-        sampler_only = [*(sc.sampler_only_names() if sc is not None else ()), *corr.SAMPLER_ONLY]
-        post = dt.posterior.to_dataset()
-        if any(n in post for n in sampler_only):
-            dt["posterior"] = post.drop_vars([n for n in sampler_only if n in post])
-        dt["observed_data"] = observed_dataset(inp, data)
-        dt["constant_data"] = constant_dataset(inp).merge(self.person_covariates.dataset(data))
-        if loo_unit is not None:
-            dt["log_likelihood"] = log_likelihood(dt.posterior.to_dataset(), inp, self.variant, self.mode, loo_unit)
-        if posterior_predictive:
-            rng = np.random.default_rng(None if seed is None else seed + 1)
-            # the argument ``posterior_predictive`` shadows the module function of that name
-            dt["posterior_predictive"] = _predict(dt.posterior.to_dataset(), inp, self.variant, rng)
-        dt.attrs.update(
-            asem_variant=self.variant.name,
-            asem_mode=self.mode,
-            sampler=self.sampler,
-            sampling_coordinates="schema" if sc is None else "sheared",
-            seed=-1 if seed is None else int(seed),
-            compile_seconds=float(self.compile_seconds),
-            compile_cache=self.compile_cache,
-            sample_seconds=float(sample_seconds),
-            loo_unit=loo_unit or "",
-            notes="; ".join(inp.notes),
-            uninformed=json.dumps(uninformed_parameters(inp, self.variant, self.mode)),
-            person_covariates=self.person_covariates.to_json() if self.person_covariates else "",
-        )
-        if self.variant.residuals:
-            dt.attrs["residuals"] = ",".join(self.variant.residuals)
-        if self.variant.person_correlation:
-            dt.attrs["person_correlation"] = ",".join(self.variant.person_correlation)
         return dt
 
 
