@@ -787,11 +787,14 @@ class CompiledModel:
         progressbar: bool = False,
         target_accept: float = 0.8,
         adaptation: str = "diag",
+        blas_threads: int | None = 1,
     ) -> xr.DataTree:
         """Sample the posterior for one dataset.
 
         ``adaptation`` (nutpie only): ``"diag"`` or ``"low_rank"`` mass-matrix adaptation; the
-        latter helps when parameters are strongly correlated a posteriori.
+        latter helps when parameters are strongly correlated a posteriori. ``blas_threads``: BLAS
+        threads while sampling; the chains run in parallel already, so the default is one (None
+        leaves the library's own choice).
 
         Returns
         -------
@@ -813,7 +816,7 @@ class CompiledModel:
         t0 = time.perf_counter()
         # Chains already run in parallel: a BLAS library's own threads (the fatigue load is a matrix
         # product) only compete with them, and OpenBLAS's spin while waiting (docs/performance.md)
-        with threadpool_limits(limits=1, user_api="blas"):
+        with threadpool_limits(limits=blas_threads, user_api="blas"):
             dt = self._sample(arrays, draws, tune, chains, seed, cores, progressbar, target_accept, adaptation)
         sample_seconds = time.perf_counter() - t0
         dt = _keep_groups(dt, ("posterior", "sample_stats"))

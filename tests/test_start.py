@@ -96,3 +96,25 @@ def test_jax_path_starts_by_the_rule(small_study):
     for name, value in pos.items():
         dev = np.abs(np.asarray(value) - centre[name]).max()
         assert dev <= (1.0 if name in person else POPULATION_JITTER), name
+
+
+@pytest.mark.parametrize("blas_threads", [1, None])
+def test_fit_limits_blas_threads_while_sampling(compiled_asem, small_study, monkeypatch, blas_threads):
+    """Chains run in parallel threads; BLAS threads (which spin) would compete with them."""
+    import nutpie
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    real = nutpie.sample
+
+    def recording(*args, **kwargs):
+        seen.append([d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nutpie, "sample", recording)
+    outside = [d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas"]
+    if not outside:
+        pytest.skip("no BLAS library loaded")
+    compiled_asem.fit(small_study, draws=10, tune=10, chains=2, seed=1, loo_unit=None, blas_threads=blas_threads)
+    assert seen == [[1] * len(outside)] if blas_threads == 1 else seen == [outside]
+    assert [d["num_threads"] for d in threadpool_info() if d["user_api"] == "blas"] == outside  # restored
