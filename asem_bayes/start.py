@@ -5,7 +5,7 @@ unconstrained space. For this model that puts some chains far in a prior's tail:
 between-person spread of a log learning rate (prior half-normal with scale 0.3) can start at 1,
 and an assimilation bias (prior sd 0.8) at -2.8. From there a chain can settle in a minor local
 mode of the self-model's dynamics (large spread, strong biases; a log density about 150 below
-the main mode) where NUTS needs 1023 leapfrog steps per draw, and it never leaves it
+the main mode) where NUTS needs 1023 leapfrog steps per draw, and stay there
 (docs/performance.md, "Where the chains start"). So every chain starts with the population
 parameters at their priors' support points (the centre each prior is built around) and only the
 person-level standardised effects (dims dyad, person) jittered: chains still start apart, in
