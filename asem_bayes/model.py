@@ -815,7 +815,7 @@ class CompiledModel:
         arrays = inp.data_arrays(self.variant.residuals) | self.person_covariates.data_arrays(data)
         t0 = time.perf_counter()
         # Chains already run in parallel: a BLAS library's own threads (the fatigue load is a matrix
-        # product) only compete with them, and OpenBLAS's spin while waiting (docs/performance.md)
+        # product) only compete with them, and OpenBLAS's threads spin while waiting (docs/performance.md)
         with threadpool_limits(limits=blas_threads, user_api="blas"):
             dt = self._sample(arrays, draws, tune, chains, seed, cores, progressbar, target_accept, adaptation)
         sample_seconds = time.perf_counter() - t0
@@ -898,7 +898,6 @@ class CompiledModel:
 
 def _keep_groups(dt: xr.DataTree, groups: tuple[str, ...]) -> xr.DataTree:
     return xr.DataTree.from_dict({g: dt[g].to_dataset() for g in groups if g in dt.children})
-
 
 
 def _start_kwargs(model: pm.Model, sampler: str, chains: int, seed: int | None) -> dict[str, Any]:
