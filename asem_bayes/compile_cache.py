@@ -47,11 +47,11 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 from nutpie.compile_pymc import CompiledPyMCModel
 
-from asem_bayes.start import initial_point_fn, jittered_rvs
+from asem_bayes.start import initial_point_fn
 
 __all__ = [
     "compile_nutpie", "compile_entry", "cache_dir", "model_key", "data_names", "logp_dlogp", "CachedPyMCModel",
-    "INNER", "void_ptr", "MAX_ENTRIES",
+    "INNER", "void_ptr", "MAX_ENTRIES", "with_start",
 ]
 
 # The inner log density and expansion of each model (PyTensor's numba functions) by cache key.
@@ -191,11 +191,9 @@ def compile_nutpie(model: Any) -> CompiledPyMCModel:
     wait for the one compiling it. A damaged entry is compiled again, with a warning naming it;
     a cache directory that cannot be created means compiling without the cache, with a warning.
     """
-    import nutpie
-
     root = cache_dir()
     if root is None:
-        return nutpie.compile_pymc_model(model, backend="numba", jitter_rvs=jittered_rvs(model))
+        return _compile_uncached(model)
     key = model_key(model)
     entry = root / key
     try:
@@ -204,7 +202,7 @@ def compile_nutpie(model: Any) -> CompiledPyMCModel:
     except OSError as err:  # e.g. a read-only home on a cluster node: compile as nutpie does
         warnings.warn(f"compile cache {root} is not usable ({err}); compiling without it (set "
                       "ASEM_COMPILE_CACHE to a writable directory, or to 'off')", RuntimeWarning, stacklevel=2)
-        return nutpie.compile_pymc_model(model, backend="numba", jitter_rvs=jittered_rvs(model))
+        return _compile_uncached(model)
     with _entry_lock(entry):
         status = "loaded"
         for attempt in range(2):
@@ -215,7 +213,7 @@ def compile_nutpie(model: Any) -> CompiledPyMCModel:
                     warnings.warn("the package's source files changed since this process imported it, so "
                                   "its models cannot be cached under their key; compiling without the compile "
                                   "cache", RuntimeWarning, stacklevel=2)
-                    return nutpie.compile_pymc_model(model, backend="numba", jitter_rvs=jittered_rvs(model))
+                    return _compile_uncached(model)
                 status = "compiled"
             try:
                 return dataclasses.replace(_load(model, key, entry), cache_status=status)
@@ -305,9 +303,21 @@ def compile_entry(model_path: str, entry: str, key: str) -> None:
     _compile_and_store(model, key, Path(entry))
 
 
-def _initial_point_fn(model: Any) -> Callable[[Any], dict[str, np.ndarray]]:
-    # the package's start (asem_bayes.start), not nutpie's default of jittering every variable
-    return initial_point_fn(model)
+def with_start(compiled: Any, model: Any, fn: Callable[[Any], dict[str, np.ndarray]]) -> Any:
+    """``compiled`` (nutpie's compiled model or a cached one) with its chains started by ``fn``.
+
+    ``fn(seed)`` gives a point of ``model``'s value variables in their unconstrained space, e.g.
+    :func:`asem_bayes.start.initial_point_fn` (what every model of this module starts from).
+    """
+    names, _, shapes = compiled.shape_info
+    n_free = len(model.free_RVs)
+    return dataclasses.replace(compiled, initial_point_func=_flat_initial_point(fn, names[:n_free], shapes[:n_free]))
+
+
+def _compile_uncached(model: Any) -> Any:
+    import nutpie
+
+    return with_start(nutpie.compile_pymc_model(model, backend="numba"), model, initial_point_fn(model))
 
 
 def _flat_initial_point(fn: Callable, names: Sequence[str], shapes: Sequence[tuple[int, ...]]) -> Callable:
@@ -446,7 +456,7 @@ def _callback(entry: Path, key: str, kind: str) -> Any:
 def _compile_and_store(model: Any, key: str, entry: Path) -> CachedPyMCModel:
     from nutpie.compile_pymc import _make_functions
 
-    ip_fn = _initial_point_fn(model)
+    ip_fn = initial_point_fn(model)
     n_dim, n_expanded, logp_fn, expand_fn, _, shape_info, reparameterized = _make_functions(
         model, mode="NUMBA", compute_grad=True, join_expanded=True, pymc_initial_point_fn=ip_fn, var_names=None
     )
@@ -488,7 +498,7 @@ def _load(model: Any, key: str, entry: Path) -> CachedPyMCModel:
         if not cb.cache_hits:  # compiled now, without its inner function: not a usable entry
             raise RuntimeError(f"numba found no compiled {kind} callback")
         callbacks[kind] = cb
-    return _assemble(model, meta, shared, callbacks, _initial_point_fn(model), "hit")
+    return _assemble(model, meta, shared, callbacks, initial_point_fn(model), "hit")
 
 
 def _assemble(model: Any, meta: Mapping[str, Any], shared: dict[str, np.ndarray], callbacks: Mapping[str, Any],

@@ -39,6 +39,7 @@ __all__ = [
     "compact_store",
     "compare_stored",
     "recovery_dataset",
+    "recovery_fit_seed",
 ]
 
 DEFAULT_VARIANTS: tuple[str, ...] = ("stable", "uniform", "asem", "buffer_enhances")
@@ -191,6 +192,21 @@ def recovery_dataset(out: str | Path, true: str, rep: int) -> xr.Dataset:
     return _run_dataset(store.config, true, rep)
 
 
+def recovery_fit_seed(out: str | Path, true: str, rep: int, candidate: str) -> int:
+    """The sampler seed the model-recovery run in ``out`` used to fit ``candidate`` to dataset
+    ``rep`` of ``true`` (to refit that fit, e.g. with other settings)."""
+    cfg = Store(out).config
+    if candidate not in cfg["candidates"]:
+        raise ValueError(f"candidate {candidate!r} is not in the run at {out}: {cfg['candidates']}")
+    return _fit_seed(cfg, true, rep, candidate)
+
+
+def _fit_seed(cfg: Mapping[str, Any], true: str, rep: int, candidate: str) -> int:
+    index = (list(cfg["variants"]).index(true), rep, 1000 + list(cfg["candidates"]).index(candidate))
+    (seed,) = task_seeds(int(cfg["seed"]), index, 1)
+    return seed
+
+
 def _run_dataset(cfg: Mapping[str, Any], true: str, rep: int) -> xr.Dataset:
     """Dataset ``rep`` of true variant ``true`` in the run whose settings are ``cfg``."""
     from asem_bayes.simulate import simulate
@@ -209,8 +225,7 @@ def _recovery_task(job: _RecJob) -> dict[str, Any]:
 
         s = job.settings
         data = _dataset(s, job.true, job.rep)
-        index = (s.variants.index(job.true), job.rep, 1000 + s.candidates.index(job.candidate))
-        (fit_seed,) = task_seeds(s.seed, index, 1)
+        fit_seed = _fit_seed(s.config(), job.true, job.rep, job.candidate)
         key = ("recovery", job.candidate, s.mode, s.n_dyads, s.n_days, *s.residuals, *s.person_correlation)
         cm = worker_cached(key, lambda: CompiledModel(data, job.candidate, mode=s.mode, trajectories=False,
                                                       residuals=s.residuals, person_correlation=s.person_correlation))
@@ -442,9 +457,7 @@ def _recovery_jax_batch(jobs: list[_RecJob]) -> list[dict[str, Any]]:
     for n, job in enumerate(jobs):
         try:
             data = _dataset(s, job.true, job.rep)
-            index = (s.variants.index(job.true), job.rep, 1000 + s.candidates.index(cand))
-            (fit_seed,) = task_seeds(s.seed, index, 1)
-            made[n] = (data, fit_seed)
+            made[n] = (data, _fit_seed(s.config(), job.true, job.rep, cand))
         except Exception as err:  # noqa: BLE001 - recorded for this fit below
             errors[n] = err
     fitted: dict[int, tuple] = {}

@@ -58,13 +58,11 @@ def initial_point_fn(model: Any, *, transformed: bool = True) -> Callable[[Any],
     """
     from pymc.initial_point import make_initial_point_fn
 
+    jittered = jittered_rvs(model)
     fn = make_initial_point_fn(
-        model=model,
-        default_strategy="support_point",
-        jitter_rvs=jittered_rvs(model),
-        return_transformed=transformed,
+        model=model, default_strategy="support_point", jitter_rvs=jittered, return_transformed=transformed
     )
-    person = {rv.name for rv in jittered_rvs(model)}  # no transform: value variable = RV name
+    person = {rv.name for rv in jittered}  # no transform: value variable = RV name
     lock = threading.Lock()  # nutpie calls it from several chains' threads
 
     def locked(seed: Any = None) -> dict[str, np.ndarray]:

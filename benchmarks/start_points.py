@@ -16,29 +16,20 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 
 import arviz as az
-import numpy as np
 from pymc.initial_point import make_initial_point_fn
 
+from asem_bayes.compile_cache import with_start
 from asem_bayes.model import CompiledModel
-from asem_bayes.recovery import recovery_dataset
-from asem_bayes.sbc.runner import Store, task_seeds
+from asem_bayes.recovery import recovery_dataset, recovery_fit_seed
+from asem_bayes.sbc.runner import Store
 
 
-def _jitter_everything(compiled, model):
-    """The compiled model starting as nutpie's default does: Uniform(-1, 1) on every free variable."""
-    fn = make_initial_point_fn(model=model, jitter_rvs=set(model.free_RVs), return_transformed=True)
-    names, _, shapes = compiled.shape_info
-    n_free = len(model.free_RVs)
-
-    def flat(seed=None) -> np.ndarray:
-        point = fn(seed)
-        return np.concatenate([np.ravel(point[n]) for n in names[:n_free]]).astype(float)
-
-    return dataclasses.replace(compiled, initial_point_func=flat)
+def _jitter_everything(model):
+    """nutpie's default start: Uniform(-1, 1) on every free variable, unconstrained."""
+    return make_initial_point_fn(model=model, jitter_rvs=set(model.free_RVs), return_transformed=True)
 
 
 def main() -> None:
@@ -58,13 +49,12 @@ def main() -> None:
     for spec in args.datasets:
         true, rep = spec.split(":")
         data = recovery_dataset(args.run, true, int(rep))
-        index = (cfg["variants"].index(true), int(rep), 1000 + cfg["candidates"].index(args.candidate))
-        (seed,) = task_seeds(int(cfg["seed"]), index, 1)
+        seed = recovery_fit_seed(args.run, true, int(rep), args.candidate)
         if cm is None:
             cm = CompiledModel(data, args.candidate, mode=cfg["mode"], trajectories=False)
             own = cm._compiled
         for start, blas in [(a, b) for a in args.starts for b in args.blas_threads]:
-            cm._compiled = own if start == "package" else _jitter_everything(own, cm.model)
+            cm._compiled = own if start == "package" else with_start(own, cm.model, _jitter_everything(cm.model))
             t0 = time.perf_counter()
             fit = cm.fit(data, draws=int(cfg["draws"]), tune=int(cfg["tune"]), chains=int(cfg["chains"]), seed=seed,
                          loo_unit=None, target_accept=float(cfg["target_accept"]),

@@ -126,6 +126,22 @@ def test_cache_off_and_unusable(monkeypatch, tmp_path):
     with pytest.warns(RuntimeWarning, match="not usable"):
         compiled = compile_nutpie(m)
     assert not hasattr(compiled, "cache_status")
+    # nutpie's own compiled model starts as the cached ones do (asem_bayes.start); 'stable' in the
+    # conditional mode does not read the event model, whose gradient is exactly zero at the priors'
+    # centre, so without the population jitter nutpie could not start at all
+    import nutpie
+
+    from asem_bayes.start import POPULATION_JITTER, jittered_rvs
+
+    names, _, shapes = compiled.shape_info
+    person = {rv.name for rv in jittered_rvs(m)}
+    centre, start, at = m.initial_point(), compiled.initial_point_func(3), 0
+    for name, shape in zip(names[: len(m.free_RVs)], shapes, strict=False):
+        part = start[at : at + int(np.prod(shape))]
+        at += part.size
+        if name not in person:
+            assert np.abs(part - np.ravel(centre[name])).max() <= POPULATION_JITTER, name
+    nutpie.sample(compiled, draws=5, tune=5, chains=1, seed=1, progress_bar=False)
 
 
 def test_source_edited_during_a_run_compiles_without_the_cache(tiny, tmp_path, monkeypatch):
