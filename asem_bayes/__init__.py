@@ -20,6 +20,7 @@ _LAZY = {
     "SamplerConfig": "asem_bayes.asem_model",
     "study_hash": "asem_bayes.asem_model",
     "fit": "asem_bayes.model",
+    "default_lengths": "asem_bayes.model",
     "report": "asem_bayes.diagnostics",
     "load_diary": "asem_bayes.data",
 }
@@ -34,6 +35,7 @@ __all__ = [
     "SchemaError",
     "Variant",
     "compare",
+    "default_lengths",
     "fit",
     "from_long",
     "get_variant",

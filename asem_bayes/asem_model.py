@@ -28,6 +28,7 @@ from asem_bayes.inputs import DataError, prepare_inputs
 from asem_bayes.model import (
     CompiledModel,
     check_mode,
+    default_lengths,
     log_likelihood,
     posterior_predictive,
     resolve_variant,
@@ -56,8 +57,12 @@ class SamplerConfig:
     ----------
     sampler : {"nutpie", "pymc", "numpyro", "blackjax"}
         NUTS implementation (nutpie, compiled with numba, is the default).
-    draws, tune, chains : int
-        Draws kept per chain, warm-up draws per chain, chains.
+    draws, tune : int or None
+        Draws kept per chain and warm-up draws per chain; ``None`` takes the sampler's
+        :func:`~asem_bayes.model.default_lengths` (nutpie: 1600 after 400, the others: 1000
+        after 1000), so a config always holds the numbers it ran with.
+    chains : int
+        Chains.
     target_accept : float
         Target acceptance of the step-size adaptation. The default 0.9 is the setting advised for
         final analyses (the latent scale of the working models is a slow direction; README,
@@ -67,11 +72,16 @@ class SamplerConfig:
     """
 
     sampler: str = "nutpie"
-    draws: int = 1000
-    tune: int = 1000
+    draws: int | None = None
+    tune: int | None = None
     chains: int = 4
     target_accept: float = 0.9
     cores: int | None = None
+
+    def __post_init__(self) -> None:
+        draws, tune = default_lengths(self.sampler, self.draws, self.tune)
+        object.__setattr__(self, "draws", draws)  # frozen: set once, here
+        object.__setattr__(self, "tune", tune)
 
 
 def study_hash(study: xr.Dataset) -> str:

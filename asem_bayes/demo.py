@@ -21,8 +21,9 @@ def main() -> int:
 
     n_dyads = int(os.environ.get("ASEM_DEMO_DYADS", 60))
     n_days = int(os.environ.get("ASEM_DEMO_DAYS", 42))
-    draws = int(os.environ.get("ASEM_DEMO_DRAWS", 1000))
-    tune = int(os.environ.get("ASEM_DEMO_TUNE", 1000))
+    draws, tune = ab.default_lengths("nutpie")  # the package's defaults unless the environment says
+    draws = int(os.environ.get("ASEM_DEMO_DRAWS", draws))
+    tune = int(os.environ.get("ASEM_DEMO_TUNE", tune))
     chains = int(os.environ.get("ASEM_DEMO_CHAINS", 4))
     out = Path(os.environ.get("ASEM_DEMO_OUT", "demo_output"))
     out.mkdir(parents=True, exist_ok=True)

@@ -236,8 +236,8 @@ def kfold(
     folds: np.ndarray | None = None,
     fold_seed: int = 0,
     seed: int = 0,
-    draws: int = 1000,
-    tune: int = 1000,
+    draws: int | None = None,
+    tune: int | None = None,
     chains: int = 4,
     cores: int | None = None,
     target_accept: float = 0.9,
@@ -268,8 +268,9 @@ def kfold(
     seed : int
         Seed of the refits (fold ``j`` samples with ``seed + j``).
     draws, tune, chains, cores, target_accept
-        Sampler settings of each refit (give the full-data fit's; ``target_accept`` 0.9 by
-        default, as :class:`asem_bayes.SamplerConfig`).
+        Sampler settings of each refit (give the full-data fit's; by default those of
+        :class:`asem_bayes.SamplerConfig`: the sampler's draws and warm-up of
+        :func:`asem_bayes.model.default_lengths`, ``target_accept`` 0.9).
     var_name : str
         Log-likelihood variable of ``fit``.
 

@@ -10,7 +10,9 @@ Usage::
     python benchmarks/versus.py --baseline speed-baseline --repeat 3 grad_speed.py asem 100 56
     python benchmarks/versus.py --baseline speed-baseline fit_speed.py --samplers nutpie
 
-``speed-baseline`` is the git tag of the package before the speed work (docs/performance.md).
+``speed-baseline`` names the package before the speed work and ``start-baseline`` the package
+before the chain-start change (docs/performance.md). Both are git tags where they were made; a
+clone without the tags resolves them through ``NAMED_BASELINES``.
 The benchmark script is taken from each version's own ``benchmarks/`` folder; the figures read
 from its output are listed in ``FIGURES``.
 """
@@ -27,6 +29,12 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Baselines that docs/performance.md names, for clones that lack their tags.
+NAMED_BASELINES = {
+    "speed-baseline": "c66cba51a58b2650f2f1b6b390ca47ff1a9fd086",
+    "start-baseline": "3177f2a7d924c74eef6e912fc962eac02da18482",
+}
 
 # figure name -> regular expression with one group, per benchmark script
 FIGURES: dict[str, dict[str, str]] = {
@@ -74,6 +82,15 @@ def figures(script: str, text: str) -> dict[str, float]:
     return found
 
 
+def resolve(ref: str) -> str:
+    """``ref`` if git knows it, else the commit ``NAMED_BASELINES`` gives it."""
+    known = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "-q", f"{ref}^{{commit}}"],
+                           capture_output=True, text=True, check=False)
+    if known.returncode == 0 or ref not in NAMED_BASELINES:
+        return ref
+    return NAMED_BASELINES[ref]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--baseline", required=True, help="git ref of the baseline (tag, branch or commit)")
@@ -83,7 +100,8 @@ def main() -> None:
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="asem-baseline-") as tmp:
         base = Path(tmp) / "tree"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(base), a.baseline], check=True)
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(base), resolve(a.baseline)],
+                       check=True)
         try:
             runs: dict[str, list[dict[str, float]]] = {"baseline": [], "current": []}
             for i in range(a.repeat):

@@ -183,5 +183,7 @@ def test_every_subcommand_help_shows_its_defaults(capsys):
             main([name, "--help"])
         text = re.sub(r"-\s+", "-", " ".join(capsys.readouterr().out.split()))  # argparse wraps at hyphens
         if name == "fit":
-            for expected in ("--draws DRAWS default: 1000", "(default: person-week)", "--sampler", "default: nutpie"):
+            expect = ("default: 1600 with nutpie", "default: 400 with nutpie", "(default: person-week)", "--sampler",
+                      "default: nutpie")
+            for expected in expect:
                 assert expected in text, (name, expected)

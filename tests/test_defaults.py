@@ -23,3 +23,19 @@ def test_fit_docstrings_promise_reproducibility_only_where_it_holds():
     for doc in (ASEMModel.fit.__doc__, fit.__doc__):
         assert "compile cache" in doc
         assert "makes the fit reproducible" not in doc
+
+
+def test_draws_and_warm_up_default_by_sampler():
+    # nutpie settles its mass matrix within a few hundred warm-up draws (docs/performance.md,
+    # "Warm-up"); the samplers with Stan's windowed adaptation keep 1000 + 1000
+    from asem_bayes.model import CompiledModel, default_lengths
+
+    assert (SamplerConfig().draws, SamplerConfig().tune) == (1600, 400)
+    assert (SamplerConfig(sampler="pymc").draws, SamplerConfig(sampler="pymc").tune) == (1000, 1000)
+    assert (SamplerConfig(draws=10).draws, SamplerConfig(draws=10).tune) == (10, 400)  # a chosen value stays
+    assert default_lengths("numpyro") == (1000, 1000) and default_lengths("nutpie", 5, 6) == (5, 6)
+    for fn in (fit, CompiledModel.fit):  # resolved where the sampler is known, not fixed in the signature
+        params = inspect.signature(fn).parameters
+        assert params["draws"].default is None and params["tune"].default is None
+    args = build_parser().parse_args(["fit", "study.nc", "--out", "fit.nc"])
+    assert (args.draws, args.tune) == (None, None)

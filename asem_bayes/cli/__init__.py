@@ -11,11 +11,21 @@ import sys
 SUBCOMMANDS: tuple[str, ...] = ("variants", "simulate", "fit", "sbc", "recover", "compare", "whatif", "design")
 
 
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends ``(default: ...)`` to an option's help, except where the default is ``None``: such
+    options say in their help what they default to (e.g. "default: nutpie 300, the others 1000")."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
 class _DefaultsParser(argparse.ArgumentParser):
     """Subcommand parsers whose ``--help`` shows every option's default."""
 
     def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        kwargs.setdefault("formatter_class", _DefaultsFormatter)
         super().__init__(*args, **kwargs)
 
     def add_argument(self, *args, **kwargs):

@@ -22,8 +22,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mapping", type=Path, help="column mapping (.toml/.yaml/.json) for foreign diary files")
     p.add_argument("--mode", choices=MODES, help="condition on events or also score them")
     p.add_argument("--sampler", default="nutpie", choices=SAMPLERS)
-    p.add_argument("--draws", type=int, default=1000)
-    p.add_argument("--tune", type=int, default=1000)
+    p.add_argument("--draws", type=int, default=None,
+                   help="draws per chain (default: 1600 with nutpie, 1000 with the others)")
+    p.add_argument("--tune", type=int, default=None,
+                   help="warm-up draws per chain (default: 400 with nutpie, 1000 with the others)")
     p.add_argument("--chains", type=int, default=4)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument(
@@ -141,10 +143,11 @@ def run(args: argparse.Namespace) -> int:
             print("\n".join(uninformed_lines(missing)))
     except ImportError:  # pragma: no cover
         pass
-    print(f"fitting {args.variant!r} with {args.sampler} ({args.chains} chains x {args.draws} draws)...", flush=True)
     config = SamplerConfig(
         sampler=args.sampler, draws=args.draws, tune=args.tune, chains=args.chains, target_accept=args.target_accept
     )
+    print(f"fitting {args.variant!r} with {args.sampler} ({config.chains} chains x {config.draws} draws after "
+          f"{config.tune} warm-up)...", flush=True)
     model = ASEMModel(
         study,
         args.variant,
