@@ -13,7 +13,7 @@ SUBCOMMANDS: tuple[str, ...] = ("variants", "simulate", "fit", "sbc", "recover",
 
 class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Appends ``(default: ...)`` to an option's help, except where the default is ``None``: such
-    options say in their help what they default to (e.g. "default: nutpie 300, the others 1000")."""
+    options say in their help what they default to (e.g. "default: 400 with nutpie, 1000 with the others")."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         if action.default is None:
