@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         from asem_bayes.sbc import load_sbc
 
         run, run_seconds = res.run, res.run_seconds
-        res = load_sbc(args.out, thin_to_ess=True)
+        res = load_sbc(args.out, thin_to_ess=True, workers=max(1, args.workers or 1) if not args.scheduler else 1)
         res.run, res.run_seconds = run, run_seconds
     print(res.summary(args.prob))
     uni = res.uniformity(args.prob)
