@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     # Same fits, each ranked on at most as many draws as its smallest ESS (no refitting).
     from asem_bayes.sbc import load_sbc
 
-    res_ess = load_sbc(args.out, thin_to_ess=True, workers=args.workers if args.scheduler is None else 1)
+    res_ess = load_sbc(args.out, thin_to_ess=True, workers=args.workers)
     uni_ess = res_ess.uniformity(args.prob)
     bad_ess = uni_ess.index[~uni_ess["uniform"]].tolist()
     # The same bands at the Bonferroni level over all quantities (jointly args.prob).

@@ -81,8 +81,8 @@ def test_binomial_interval():
 def test_power_rises_with_couples(tmp_path):
     """``stable``'s same-day threat effect on anxiety, set small (tau_A = 0.3; prior Normal(0.8, 0.5)):
     2 couples leave some intervals across zero, 40 couples exclude it in every replicate.
-    Measured: 75% against 100% (widths 0.94 and 0.30); at tau_A = 0.2, 3 against 24 couples:
-    50% against 75%."""
+    Measured: 70-80% against 100% (widths 0.96 and 0.29; 14 and 16 of 20 under the chain starts
+    before and after asem_bayes.start); at tau_A = 0.2, 3 against 24 couples: 50% against 75%."""
     grid = design_grid([2, 40], [14])
     res = run_design(tmp_path / "grid", grid, variant="stable", truth=Truth(values={"tau_A": 0.3}),
                      quantities=["tau_A", "k_A"], reps=20, seed=5, **TINY)
@@ -94,11 +94,16 @@ def test_power_rises_with_couples(tmp_path):
     assert large["power"] >= 0.8
     assert large["mean_width"] < 0.6 * small["mean_width"]
     assert large["contraction"] > small["contraction"]
-    best = res.smallest("tau_A", 0.8)
+    # 20 replicates put 2 couples' power at 70-80% depending on where the chains start, so a
+    # selection at 80% by the estimate is a coin toss; the planner's conservative rule (the lower
+    # end of the binomial interval: 0.84 for 20 of 20, 0.58 for 16 of 20) is not, nor is the
+    # estimate at 95% (19 of 20 needed)
+    best = res.smallest("tau_A", 0.8, conservative=True)
     assert best is not None and best["n_dyads"] == 40
+    assert res.smallest("tau_A", 0.95)["n_dyads"] == 40
     assert res.smallest("tau_A", 1.01) is None
-    text = res.summary({"tau_A": 0.8})
-    assert "smallest design reaching 80%: 40 couples x 14 days" in text
+    text = res.summary({"tau_A": 0.95})
+    assert "smallest design reaching 95%: 40 couples x 14 days" in text
     # read back from disk without refitting, same table
     pd.testing.assert_frame_equal(load_design(tmp_path / "grid").table(), res.table())
     res.plot_power(path=tmp_path / "power.png")

@@ -105,13 +105,14 @@ def run(args: argparse.Namespace) -> int:
             backend = JaxVmapBackend(args.variant, batch_size=args.batch_size, x64=not args.float32, **common)
         else:
             backend = NutpieBackend(args.variant, cores=args.cores, **common)
+    workers = (0 if args.backend == "jax-vmap" and not args.mock else 1) if args.workers is None else args.workers
     res = run_sbc(
         gen,
         backend,
         args.sims,
         args.out,
         seed=args.seed,
-        workers=(0 if args.backend == "jax-vmap" and not args.mock else 1) if args.workers is None else args.workers,
+        workers=workers,
         scheduler=args.scheduler,
         progress=not args.no_progress,
         retry_failed=args.retry_failed,
@@ -120,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         from asem_bayes.sbc import load_sbc
 
         run, run_seconds = res.run, res.run_seconds
-        res = load_sbc(args.out, thin_to_ess=True, workers=max(1, args.workers or 1) if not args.scheduler else 1)
+        res = load_sbc(args.out, thin_to_ess=True, workers=workers)
         res.run, res.run_seconds = run, run_seconds
     print(res.summary(args.prob))
     uni = res.uniformity(args.prob)

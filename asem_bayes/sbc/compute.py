@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import time
-import warnings
 import zlib
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -25,7 +24,7 @@ from asem_bayes.sbc.backends import MockBackend, NutpieBackend
 from asem_bayes.sbc.datasets import AsemGenerator, NormalGenerator
 from asem_bayes.sbc.jax_backend import JaxVmapBackend
 from asem_bayes.sbc.quantities import SAMPLE
-from asem_bayes.sbc.runner import DamagedFitWarning, RunCounts, Store, execute, guarded, task_seeds, worker_cached
+from asem_bayes.sbc.runner import RunCounts, Store, execute, guarded, task_seeds, warn_damaged, worker_cached
 from asem_bayes.sbc.stats import familywise_prob, uniformity_test
 
 __all__ = ["run_sbc", "load_sbc", "rank_fit", "SBCResult", "sim_key", "GENERATORS", "BACKENDS", "from_spec"]
@@ -197,8 +196,7 @@ def run_sbc(
         statuses = execute(_sbc_batch_task, batches, keys=keys, total=len(jobs), **common)
     else:
         statuses = execute(_sbc_task, jobs, keys=[[sim_key(j.index)] for j in jobs], **common)
-    res = load_sbc(out, quantities=quantities, sims=range(n_sims), backend=backend,
-                   workers=workers if scheduler is None and client is None else 1)
+    res = load_sbc(out, quantities=quantities, sims=range(n_sims), backend=backend, workers=workers)
     res.run_seconds = time.perf_counter() - t0
     res.run = RunCounts.of(statuses, skipped=n_sims - len(jobs), skipped_failed=skipped_failed)
     return res
@@ -366,19 +364,15 @@ MIN_FITS_PER_PROCESS = 20
 
 
 def _rank_stored(root: Path, keys: Sequence[str], quantities: Sequence[Any], thin_to_ess: bool):
-    """``(ranks, diagnostics, sim)`` of each readable fit of ``keys``, and the messages of the
+    """``(ranks, diagnostics, sim)`` of each readable fit of ``keys``, and the errors of the
     damaged ones (skipped), for :func:`load_sbc`."""
-    out = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DamagedFitWarning)
-        for _key, tree in Store(root).read_fits(keys):
-            ranks = rank_fit(tree, quantities, ess_draws(tree) if thin_to_ess else None)
-            out.append((ranks, tree["diagnostics"].to_dataset(), int(tree.attrs["sim"])))
-    damaged = [str(w.message) for w in caught if issubclass(w.category, DamagedFitWarning)]
-    others = [w for w in caught if not issubclass(w.category, DamagedFitWarning)]
-    for w in others:  # pass every other warning on as it was
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return out, damaged
+    damaged: list = []
+    rows = [
+        (rank_fit(tree, quantities, ess_draws(tree) if thin_to_ess else None), tree["diagnostics"].to_dataset(),
+         int(tree.attrs["sim"]))
+        for _key, tree in Store(root).read_fits(keys, on_damaged=damaged.append)
+    ]
+    return rows, damaged
 
 
 def _rank_in_processes(root: Path, keys: Sequence[str], quantities: Sequence[Any], thin_to_ess: bool, workers: int):
@@ -395,8 +389,8 @@ def _rank_in_processes(root: Path, keys: Sequence[str], quantities: Sequence[Any
             parts = list(pool.map(_rank_stored, [root] * len(blocks), blocks, [quantities] * len(blocks),
                                   [thin_to_ess] * len(blocks)))
     for _, damaged in parts:
-        for message in damaged:
-            warnings.warn(message, DamagedFitWarning, stacklevel=3)
+        for err in damaged:  # warned here, where the caller sees it, also from a child process
+            warn_damaged(err)
     return [row for rows, _ in parts for row in rows]
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "WorkerSetupError",
     "DamagedFitError",
     "DamagedFitWarning",
+    "warn_damaged",
 ]
 
 
@@ -257,14 +258,21 @@ class Store:
                 f"damaged checkpoint {path}: it cannot be read ({type(err).__name__}: {str(err)[:120]})"
             ) from err
 
-    def read_fits(self, keys: Iterable[str]) -> Iterator[tuple[str, xr.DataTree]]:
-        """``(key, fit)`` for each readable fit of ``keys``; a damaged one is skipped with a
-        :class:`DamagedFitWarning` naming its file (resuming the run refits it)."""
+    def read_fits(
+        self, keys: Iterable[str], on_damaged: Callable[[DamagedFitError], Any] | None = None
+    ) -> Iterator[tuple[str, xr.DataTree]]:
+        """``(key, fit)`` for each readable fit of ``keys``; a damaged one is skipped and passed
+        to ``on_damaged`` (default :func:`warn_damaged`: a warning naming its file)."""
         for key in keys:
             try:
                 yield key, self.read_fit(key)
             except DamagedFitError as err:
-                warnings.warn(f"{err}; skipped (resume the run to fit it again)", DamagedFitWarning, stacklevel=2)
+                (on_damaged or warn_damaged)(err)
+
+
+def warn_damaged(err: DamagedFitError) -> None:
+    """A :class:`DamagedFitWarning` naming the damaged fit file (resuming the run refits it)."""
+    warnings.warn(f"{err}; skipped (resume the run to fit it again)", DamagedFitWarning, stacklevel=3)
 
 
 # netCDF-4 files are HDF5 files; classic netCDF starts with "CDF"
